@@ -1,0 +1,38 @@
+# Flink SQL Studio: every entry point. `make demo` deploys, `make test` is what CI runs.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.cache/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: setup tools cluster-up cluster-down demo test lint unit bench clean
+
+setup:  ## Python venv with pinned tools; the repo linked as collection flinksql.studio
+	bash hack/setup.sh
+
+tools: setup  ## kube-apiserver & co, etcd, kwok, helm built from the Go module proxy (cached)
+	bash hack/build-tools.sh
+
+cluster-up: tools  ## local control plane on 127.0.0.1; admin kubeconfig in .cluster/kubeconfig
+	bash hack/cluster-up.sh
+
+cluster-down:  ## stops every process cluster-up started and removes its state
+	bash hack/cluster-down.sh
+
+demo: setup  ## deploy the studio (KUBECONFIG=... for a real cluster; else the local control plane)
+	bash hack/demo.sh
+
+lint: setup
+	bash hack/lint.sh
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+test: setup  ## the whole suite: lint, sanity, unit, manifests, control plane, molecule, real gateway
+	bash hack/test.sh
+
+bench: setup
+	bash hack/bench.sh
+
+clean: cluster-down
+	rm -rf .cache .cluster
