@@ -303,7 +303,7 @@ def evaluate(obj, events=(), since=None):
             return Verdict(
                 FAILED,
                 "{0}: the operator rejected generation {1} (observed generation stays {2}): {3}"
-                .format(ident, generation, observed, error),
+                .format(ident, generation, "unset" if observed is None else observed, error),
                 summary,
             )
 

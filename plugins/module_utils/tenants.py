@@ -244,8 +244,9 @@ def resolve_tenants(tenants, defaults, studio_namespace, supported_flink_version
         resolved.append(tenant)
     if check.problems:
         raise TenantError(check.problems)
-    for tenant in resolved:
-        _check_fits_quota(check, "studio_tenants[%d]" % resolved.index(tenant), tenant)
+    for index, tenant in enumerate(resolved):
+        tenant["requests"] = tenant_requests(tenant)
+        _check_fits_quota(check, "studio_tenants[%d]" % index, tenant)
     if check.problems:
         raise TenantError(check.problems)
     return resolved
@@ -362,7 +363,6 @@ def _derive(tenant):
     session["name"] = name
     session["rest_service"] = "%s-rest" % name
     session["rest_address"] = "%s-rest.%s.svc" % (name, namespace)
-    tenant["requests"] = tenant_requests(tenant)
 
 
 def tenant_requests(tenant):
