@@ -363,6 +363,10 @@ def _derive(tenant):
     session["name"] = name
     session["rest_service"] = "%s-rest" % name
     session["rest_address"] = "%s-rest.%s.svc" % (name, namespace)
+    # The FlinkDeployment CRD takes CPU as a number of cores.
+    for component in (session["jobmanager"], session["taskmanager"]):
+        cores = k8s_quantity(component.get("cpu"))
+        component["cpu_cores"] = float(cores) if cores is not None else None
 
 
 def tenant_requests(tenant):
