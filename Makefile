@@ -16,7 +16,8 @@ tools: setup  ## kube-apiserver & co, etcd, kwok, helm built from the Go module 
 cluster-up: tools  ## local control plane on 127.0.0.1; admin kubeconfig in .cluster/kubeconfig
 	bash hack/cluster-up.sh
 
-cluster-down:  ## stops every process cluster-up started and removes its state
+cluster-down:  ## stops the demo's local services and every process cluster-up started, removes its state
+	-[ -x $(BIN)/python ] && $(BIN)/python hack/local_services.py stop
 	bash hack/cluster-down.sh
 
 demo: setup  ## deploy the studio (KUBECONFIG=... for a real cluster; else the local control plane)
