@@ -207,10 +207,14 @@ try:
     from kubernetes.client import CoreV1Api, CustomObjectsApi
     from kubernetes.client.rest import ApiException
     from kubernetes.watch.watch import iter_resp_lines
+    from urllib3.exceptions import HTTPError
 
     HAS_KUBERNETES = True
 except ImportError:
     HAS_KUBERNETES = False
+
+    class HTTPError(Exception):
+        pass
 
 from ansible_collections.flinksql.studio.plugins.module_utils import (
     flinkdeployment_status as fs,
@@ -220,6 +224,9 @@ GROUP = "flink.apache.org"
 VERSION = "v1beta1"
 PLURAL = "flinkdeployments"
 MAX_EVENTS_RETURNED = 20
+# Upper bound of one watch request; the stream is then reopened from the last resourceVersion
+# (proxies and load balancers in front of API servers cut long idle streams anyway).
+MAX_WATCH_SECONDS = 240
 EVENTS_IN_MESSAGE = 5
 
 
@@ -272,8 +279,8 @@ class _WatchStream(threading.Thread):
                     watch=True,
                     resource_version=self.resource_version,
                     allow_watch_bookmarks=True,
-                    timeout_seconds=max(1, int(remaining) + 1),
-                    _request_timeout=(10, remaining + 15),
+                    timeout_seconds=max(1, min(int(remaining) + 1, MAX_WATCH_SECONDS)),
+                    _request_timeout=(10, min(remaining, MAX_WATCH_SECONDS) + 15),
                     _preload_content=False,
                 )
                 if self.stop_event.is_set():
@@ -490,9 +497,12 @@ def main():
         )
     except CoreException as exc:
         module.fail_from_exception(exc)
+    except (HTTPError, OSError) as exc:
+        module.fail_json(msg="Could not reach the Kubernetes API server (check kubeconfig, context, "
+                         "host): {0}".format(exc))
     except ApiException as exc:
         module.fail_json(
-            msg="Reading FlinkDeployment {0}/{1} failed: {2} {3}. {4}".format(
+            msg="Reading FlinkDeployment {0}/{1} or its Events failed: {2} {3}. {4}".format(
                 module.params["namespace"], module.params["name"], exc.status, exc.reason,
                 "Is the FlinkDeployment CRD (flink.apache.org/v1beta1) installed?"
                 if exc.status == 404 else (exc.body or "")),
