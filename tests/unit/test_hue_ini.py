@@ -56,10 +56,10 @@ def run_playbook(tmp_path, extra_vars, inventory="localhost,", args=(), env=None
                           stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)
 
 
-def render(tmp_path, **extra_vars):
+def render(tmp_path, playbook_text=PLAYBOOK, **extra_vars):
     out = tmp_path / "render"
     result = run_playbook(tmp_path, dict({"studio_render_only": True, "studio_render_dir": str(out)},
-                                         **extra_vars))
+                                         **extra_vars), playbook_text=playbook_text)
     assert result.returncode == 0, result.stdout
     objects = {}
     for path in sorted(out.rglob("*.yaml")):
@@ -171,9 +171,14 @@ def test_one_tenant_defaults(tmp_path):
         assert labels["app.kubernetes.io/name"] in ("hue", "postgresql")
 
 
+WITH_GATEWAYS = PLAYBOOK.replace("    - flinksql.studio.hue\n",
+                                 "    - flinksql.studio.sql_gateway\n    - flinksql.studio.hue\n")
+assert WITH_GATEWAYS != PLAYBOOK
+
+
 def test_three_tenants_ingress_ldap_overrides(tmp_path):
     objects, _ = render(
-        tmp_path, studio_tenants=THREE_TENANTS, hue_replicas=3,
+        tmp_path, playbook_text=WITH_GATEWAYS, studio_tenants=THREE_TENANTS, hue_replicas=3,
         hue_ingress_enabled=True, hue_ingress_host="sql.example.org", hue_ingress_class_name="nginx",
         hue_ingress_tls_enabled=True, hue_ingress_tls_issuer_name="letsencrypt",
         hue_auth_backend="ldap",
@@ -193,6 +198,14 @@ def test_three_tenants_ingress_ldap_overrides(tmp_path):
     assert urls == {"flink-alpha": "http://alpha-sql-gateway.flink-studio-alpha.svc:8083",
                     "flink-beta": "http://beta-sql-gateway.team-beta.svc:8083",
                     "flink-gamma": "http://gamma-sql-gateway.flink-studio-gamma.svc:8083"}
+    # Each URL is the in-cluster DNS name and port of the Service the sql_gateway role renders.
+    services = {obj["metadata"]["labels"].get("flinksql.studio/tenant"): obj for (kind, _), obj in objects.items()
+                if kind == "Service" and obj["metadata"]["labels"].get("app.kubernetes.io/name") == "sql-gateway"}
+    assert sorted(services) == ["alpha", "beta", "gamma"]
+    for tenant, service in services.items():
+        port = next(p["port"] for p in service["spec"]["ports"])
+        assert urls["flink-" + tenant] == "http://{0}.{1}.svc:{2}".format(
+            service["metadata"]["name"], service["metadata"]["namespace"], port)
     gamma = json.loads(flink["flink-gamma"]["options"])
     assert (gamma["default_catalog"], gamma["default_database"]) == ("lake", "raw")
     assert [flink[k]["name"] for k in sorted(flink)] == ["Flink (alpha)", "Flink (beta)", "Gamma lake"]
