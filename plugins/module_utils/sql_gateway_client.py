@@ -332,6 +332,7 @@ class SqlGatewayClient(object):
         self.sleep = sleep
         self.steps = Steps(clock)
         self.deadline = None
+        self.session = None  # the last session opened (kept after closing, for reports)
 
     # --- plumbing -----------------------------------------------------------------------------
     def _urls_opener(self):
@@ -445,7 +446,8 @@ class SqlGatewayClient(object):
 
     def open_session(self, name):
         body = self.request("POST", self._v("/sessions"), {"sessionName": name}, step="open_session")
-        return body["sessionHandle"]
+        self.session = body["sessionHandle"]
+        return self.session
 
     def heartbeat(self, session):
         return self.request("POST", self._v("/sessions/%s/heartbeat" % session), step="heartbeat")

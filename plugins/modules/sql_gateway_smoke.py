@@ -204,7 +204,7 @@ steps:
     - {name: close_operation, seconds: 0.05, requests: 1}
     - {name: close_session, seconds: 0.02, requests: 1}
 session_handle:
-  description: The gateway session the check opened and closed.
+  description: The gateway session the check opened and closed (also on failure).
   returned: when a session was opened
   type: str
 elapsed:
@@ -340,7 +340,7 @@ def run_module(module):
     except GatewayError as exc:
         module.fail_json(
             msg=exc.msg, error_kind=exc.kind, failed_step=exc.step, url=display,
-            api_version=api_version, steps=client.steps.items,
+            api_version=api_version, steps=client.steps.items, session_handle=client.session,
             elapsed=round(time.monotonic() - started, 3), changed=False,
         )
     module.exit_json(changed=False, **result)
