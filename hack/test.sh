@@ -4,9 +4,11 @@
 # gateway), molecule local scenario (converge, idempotence, verify, check mode).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-cd "$REPO_ROOT"
+cd "$REPO_ROOT" || exit 1
 export PATH="$VENV/bin:$REPO_ROOT/.cache/bin:$PATH" ANSIBLE_CONFIG="$REPO_ROOT/ansible.cfg"
 failed=()
+# Runs a command from the repository root whatever the stage before it did to the directory.
+in_repo() { (cd "$REPO_ROOT" && "$@"); }
 stage() {
   local name=$1; shift
   log "=== $name"
@@ -16,8 +18,10 @@ stage() {
 stage tools bash hack/build-tools.sh
 stage lint bash hack/lint.sh
 # One pytest run for unit, cluster and integration tests: one summary line for CI to read.
-stage pytest "$VENV/bin/pytest" tests -p no:cacheprovider ${PYTEST_ARGS:-}
-stage molecule-local bash -c 'cd "$0" && molecule test -s local' "$REPO_ROOT"
-stage molecule-kind-syntax bash -c 'cd "$0" && molecule syntax -s kind' "$REPO_ROOT"
+# PYTEST_ARGS: extra pytest arguments, split on whitespace (e.g. PYTEST_ARGS="-m 'not slow' -x").
+read -r -a pytest_args <<< "${PYTEST_ARGS:-}"
+stage pytest "$VENV/bin/pytest" tests -p no:cacheprovider "${pytest_args[@]}"
+stage molecule-local in_repo molecule test -s local
+stage molecule-kind-syntax in_repo molecule syntax -s kind
 if [ ${#failed[@]} -gt 0 ]; then log "FAILED stages: ${failed[*]}"; exit 1; fi
 log "all stages passed"

@@ -383,9 +383,9 @@ def tenant_requests(tenant):
     return {
         "items": [{"component": c, "replicas": r, "cpu_millis": int(cpu), "memory_bytes": int(mem)}
                   for c, r, cpu, mem in items],
-        "cpu_millis": int(sum(r * cpu for _, r, cpu, _ in items)),
-        "memory_bytes": int(sum(r * mem for _, r, _, mem in items)),
-        "pods": int(sum(r for _, r, _, _ in items)),
+        "cpu_millis": int(sum(r * cpu for dummy, r, cpu, dummy in items)),
+        "memory_bytes": int(sum(r * mem for dummy, r, dummy, mem in items)),
+        "pods": int(sum(r for dummy, r, dummy, dummy in items)),
     }
 
 
