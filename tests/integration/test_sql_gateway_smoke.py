@@ -1,6 +1,6 @@
 """sql_gateway_smoke against the real Flink SQL Gateway (tests/fixtures/gateway.py).
 
-The module runs for real: each case writes a one-task playbook and runs
+The module runs for real: the cases are tasks of a generated playbook run by
 ``.venv/bin/ansible-playbook`` with this repository's ansible.cfg, so the module's own entry path
 (AnsiballZ, argument spec, kubernetes.core's AnsibleK8SModule, exit/fail_json) is what is tested.
 Session leaks are checked through the gateway itself: ``GET /v3/sessions/<handle>`` on the handle
@@ -39,23 +39,25 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
 
 
-def run_module(tmp_path, args, check=False, env=None):
-    """Runs flinksql.studio.sql_gateway_smoke with ``args`` through ansible-playbook; returns the
-    registered result (``failed`` set on failure)."""
-    out = tmp_path / "result.json"
-    play = [{
-        "hosts": "localhost",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "smoke", "flinksql.studio.sql_gateway_smoke": args, "register": "smoke",
+def run_module_cases(tmp_path, cases, check=False, env=None):
+    """Runs flinksql.studio.sql_gateway_smoke once per ``cases`` item (name -> module args) in
+    one ansible-playbook run (one task each, so Ansible's start-up is paid once); returns
+    name -> the registered result (``failed`` set on failure)."""
+    out = tmp_path / "results"
+    out.mkdir(exist_ok=True)
+    tasks = []
+    for name, args in cases.items():
+        tasks += [
+            {"name": name, "flinksql.studio.sql_gateway_smoke": args, "register": "smoke",
              "ignore_errors": True},
-            {"name": "save", "ansible.builtin.copy": {"content": "{{ smoke | to_json }}",
-                                                      "dest": str(out)},
+            {"name": "save " + name,
+             "ansible.builtin.copy": {"content": "{{ smoke | to_json }}",
+                                      "dest": str(out / (name + ".json"))},
              "check_mode": False},
-        ],
-    }]
+        ]
     book = tmp_path / "smoke.yml"
-    book.write_text(yaml.safe_dump(play, sort_keys=False))
+    book.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}],
+                                   sort_keys=False))
     cmd = [str(PLAYBOOK), "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=%s" % sys.executable, str(book)]
     if check:
@@ -64,9 +66,29 @@ def run_module(tmp_path, args, check=False, env=None):
                "HOME": str(Path.home()), "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp")}
     run_env.update(env or {})
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=run_env, capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert out.exists(), "ansible-playbook did not run the task:\n%s\n%s" % (proc.stdout, proc.stderr)
-    return json.loads(out.read_text())
+                          timeout=400, check=False)
+    results = {}
+    for name in cases:
+        path = out / (name + ".json")
+        assert path.exists(), "ansible-playbook did not run %s:\n%s\n%s" % (
+            name, proc.stdout[-3000:], proc.stderr[-3000:])
+        results[name] = json.loads(path.read_text())
+    return results
+
+
+def run_module(tmp_path, args, check=False, env=None):
+    return run_module_cases(tmp_path, {"smoke": args}, check=check, env=env)["smoke"]
+
+
+@pytest.fixture(scope="module")
+def results(flink_gateway, tmp_path_factory):
+    """The module's main cases against the real gateway, in one playbook run."""
+    return run_module_cases(tmp_path_factory.mktemp("smoke"), {
+        "success_with_job": {"url": flink_gateway.url, "job_check": True, "timeout": 180},
+        "bad_sql": {"url": flink_gateway.url, "statement": "SELECT * FROM no_such_table"},
+        "down": {"url": "http://127.0.0.1:%d" % free_port()},
+        "api_v9": {"url": flink_gateway.url, "api_version": "v9"},
+    })
 
 
 def session_exists(gateway_url, handle):
@@ -80,8 +102,8 @@ def session_exists(gateway_url, handle):
         return False
 
 
-def test_success_with_job_check(flink_gateway, tmp_path):
-    result = run_module(tmp_path, {"url": flink_gateway.url, "job_check": True, "timeout": 180})
+def test_success_with_job_check(flink_gateway, results):
+    result = results["success_with_job"]
     assert not result.get("failed"), result.get("msg")
     assert result["changed"] is False
     assert result["flink_version"] == flink_gateway.version == "2.2.1"
@@ -108,9 +130,8 @@ def test_check_mode_runs_the_check(flink_gateway, tmp_path):
     assert not session_exists(flink_gateway.url, result["session_handle"])
 
 
-def test_bad_sql_reports_the_gateway_error_and_closes(flink_gateway, tmp_path):
-    result = run_module(tmp_path, {"url": flink_gateway.url,
-                                   "statement": "SELECT * FROM no_such_table"})
+def test_bad_sql_reports_the_gateway_error_and_closes(flink_gateway, results):
+    result = results["bad_sql"]
     assert result["failed"] is True
     assert result["error_kind"] == "statement"
     assert "Object 'no_such_table' not found" in result["msg"]
@@ -120,16 +141,16 @@ def test_bad_sql_reports_the_gateway_error_and_closes(flink_gateway, tmp_path):
     assert result["steps"][-1]["name"] == "close_session"
 
 
-def test_gateway_down_names_the_address(flink_gateway, tmp_path):
-    url = "http://127.0.0.1:%d" % free_port()
-    result = run_module(tmp_path, {"url": url})
+def test_gateway_down_names_the_address(results):
+    result = results["down"]
     assert result["failed"] is True
     assert result["error_kind"] == "unreachable"
-    assert url in result["msg"] and "Connection refused" in result["msg"]
+    assert result["url"] in result["msg"] and "Connection refused" in result["msg"]
+    assert result["url"].startswith("http://127.0.0.1:")
 
 
-def test_api_version_not_served_lists_served(flink_gateway, tmp_path):
-    result = run_module(tmp_path, {"url": flink_gateway.url, "api_version": "v9"})
+def test_api_version_not_served_lists_served(results):
+    result = results["api_v9"]
     assert result["failed"] is True
     assert result["error_kind"] == "api_version"
     assert "this gateway serves v1, v2, v3, v4" in result["msg"]
