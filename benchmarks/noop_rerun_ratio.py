@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""noop_rerun_ratio: wall time of a second, no-change site.yml run divided by the wall time of
+`kubectl apply --server-side` of the same rendered objects. Target: at most 3.0.
+
+Both on the local control plane, in the same run: the benchmark starts a private one
+(tests/fixtures/studio.py: own CLUSTER_DIR and ports, operator stand-in, stand-in chart), so that
+other sessions' traffic neither slows it nor shows in its API request counts.
+
+1. first converge: site.yml from an empty cluster (printed, not part of the ratio);
+2. render: the same site.yml with `-e studio_render_only=true -e studio_render_dir=<dir>` writes
+   every object the roles apply, one file each (the operator's Helm release is not rendered: it is
+   not an object the roles apply, and `kubectl apply` has no counterpart for it);
+3. five rounds, alternating: site.yml (nothing to change) and
+   `kubectl apply --server-side --force-conflicts --field-manager=flinksql-studio -R -f <dir>`;
+   median of each, ratio = median(site.yml) / median(kubectl);
+4. API requests per run: the API server's apiserver_request_total (all verbs, all resources) read
+   from /metrics before and after each run, minus the background rate of the same cluster
+   (controllers, kwok heartbeats, the stand-in) measured over an idle window just before.
+
+The smoke step is off (sql_gateway_smoke=false): the gateway pods are simulated and answer
+nothing; with a real gateway it adds the duration of Hue's REST sequence per tenant. Everything
+else runs as a user runs it, waits included.
+
+Usage: .venv/bin/python benchmarks/noop_rerun_ratio.py [--rounds 5] [--tenants 2] [--keep]
+"""
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.fixtures.studio import BIN, StudioCluster, run_env  # noqa: E402
+
+TARGET = 3.0
+
+
+def requests_during(cluster, action, idle_rate):
+    before, _ = cluster.api_request_total()
+    started = time.monotonic()
+    result = action()
+    seconds = time.monotonic() - started
+    after, _ = cluster.api_request_total()
+    # the /metrics read itself is one request, counted in `after`
+    return result, seconds, max(0.0, after - before - 1 - idle_rate * seconds)
+
+
+def idle_rate(cluster, window=5.0):
+    first, _ = cluster.api_request_total()
+    time.sleep(window)
+    second, _ = cluster.api_request_total()
+    return max(0.0, (second - first - 1) / window)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tenants", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="leave the private cluster running")
+    args = parser.parse_args()
+
+    tenants = [{"name": f"t{i}"} for i in range(1, args.tenants + 1)]
+    extra = {"studio_tenants": tenants}
+    work = Path(tempfile.mkdtemp(prefix="bench-noop-"))
+    cluster = StudioCluster(work)
+    try:
+        print(f"starting a private local control plane in {cluster.cluster_dir} ...", flush=True)
+        cluster.up()
+        print(f"control plane, stand-in and chart ready in {cluster.up_seconds:.1f} s", flush=True)
+
+        rate = idle_rate(cluster)
+        first, first_s, first_req = requests_during(cluster, lambda: cluster.playbook("site.yml", extra_vars=extra),
+                                                    rate)
+        if first.returncode != 0:
+            sys.exit("first converge failed:\n" + first.describe())
+        print(f"first converge: {first_s:.1f} s, ~{first_req:.0f} API requests "
+              f"({len(tenants)} tenants, Hue on; background {rate:.1f} req/s subtracted)", flush=True)
+
+        render_dir = work / "render"
+        render = cluster.playbook("site.yml", extra_vars={**extra, "studio_render_only": True,
+                                                          "studio_render_dir": str(render_dir)})
+        if render.returncode != 0:
+            sys.exit("render failed:\n" + render.describe())
+        files = sorted(render_dir.rglob("*.yaml"))
+        print(f"rendered {len(files)} objects into {render_dir}", flush=True)
+        kubectl_cmd = [str(BIN / "kubectl"), "--kubeconfig", cluster.kubeconfig, "apply", "--server-side",
+                       "--force-conflicts", "--field-manager=flinksql-studio", "-R", "-f", str(render_dir)]
+
+        def kubectl_apply():
+            proc = subprocess.run(kubectl_cmd, capture_output=True, text=True, env=run_env(), check=False)
+            if proc.returncode != 0:
+                sys.exit("kubectl apply failed:\n" + proc.stderr[-3000:])
+            return proc
+
+        site_s, site_req, kube_s, kube_req = [], [], [], []
+        for round_no in range(1, args.rounds + 1):
+            rate = idle_rate(cluster, window=3.0)
+            run, seconds, req = requests_during(cluster, lambda: cluster.playbook("site.yml", extra_vars=extra), rate)
+            if run.returncode != 0:
+                sys.exit(f"no-change run {round_no} failed:\n" + run.describe())
+            changed = run.recap().get("changed", -1)
+            site_s.append(seconds)
+            site_req.append(req)
+            _, kseconds, kreq = requests_during(cluster, kubectl_apply, rate)
+            kube_s.append(kseconds)
+            kube_req.append(kreq)
+            print(f"round {round_no}: site.yml {seconds:.2f} s (changed={changed}, ~{req:.0f} requests), "
+                  f"kubectl apply {kseconds:.2f} s (~{kreq:.0f} requests)", flush=True)
+
+        site_median, kube_median = statistics.median(site_s), statistics.median(kube_s)
+        ratio = site_median / kube_median
+        print(f"median no-change site.yml: {site_median:.2f} s, ~{statistics.median(site_req):.0f} API requests/run")
+        print(f"median kubectl apply --server-side ({len(files)} objects): {kube_median:.2f} s, "
+              f"~{statistics.median(kube_req):.0f} API requests/run")
+        print(f"first converge: {first_s:.1f} s, ~{first_req:.0f} API requests")
+        print(f"BENCH noop_rerun_ratio value={ratio:.2f} target<={TARGET}")
+    finally:
+        if args.keep:
+            print(f"kept: CLUSTER_DIR={cluster.cluster_dir}", file=sys.stderr)
+        else:
+            cluster.down()
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
