@@ -10,7 +10,7 @@
 #
 # Usage: hack/build-tools.sh [kubernetes|etcd|kwok|helm ...]   (default: all)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v go >/dev/null || die "go is not on PATH (needs Go >= 1.26 for kwok $KWOK_VERSION and etcd $ETCD_VERSION)"
@@ -26,6 +26,7 @@ have() { [[ -x "$BIN_ROOT/$1-$2/$1" ]]; }
 link() { ln -sfn "$BIN_ROOT/$1-$2/$1" "$LINK_DIR/$1"; }
 # install <tool> <version> <built file>: atomic move into the cache.
 install_bin() {
+  touch "$BUILD_ROOT/.built"
   mkdir -p "$BIN_ROOT/$1-$2"
   cp "$3" "$BIN_ROOT/$1-$2/.$1.tmp" && mv -f "$BIN_ROOT/$1-$2/.$1.tmp" "$BIN_ROOT/$1-$2/$1"
 }
@@ -65,11 +66,15 @@ wrapper_module() {
   } > "$dir/go.mod"
   rm -f "$dir/go.sum"
 }
-timed() {  # timed <label> <function> args...
+timed() {  # timed <label> <function> args...: prints the time; logs real builds to timings.log
   local label=$1 start=$SECONDS; shift
+  rm -f "$BUILD_ROOT/.built"
   "$@"
   log "$label: $((SECONDS - start)) s"
-  printf '%s %s\n' "$label" "$((SECONDS - start))" >> "$BUILD_ROOT/timings.log"
+  if [[ -f $BUILD_ROOT/.built ]]; then
+    printf '%s %s %s s\n' "$(date -u +%FT%TZ)" "$label" "$((SECONDS - start))" >> "$BUILD_ROOT/timings.log"
+    rm -f "$BUILD_ROOT/.built"
+  fi
 }
 with_lock() {  # with_lock <name> cmd...: one build of a tool at a time on this machine
   local name=$1; shift
