@@ -28,8 +28,18 @@ trap 'rm -rf "$run_dir"' EXIT
 root="$run_dir/ansible_collections"
 dest="$root/flinksql/studio"
 mkdir -p "$dest" "$root/kubernetes"
+# Only what `ansible-galaxy collection build` ships: galaxy.yml's build_ignore leaves out hack/,
+# benchmarks/, molecule/ and the host-side pytest suites.
 git ls-files -z -co --exclude-standard \
   | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
+  | "$VENV/bin/python" -c '
+import fnmatch, sys, yaml
+ignore = yaml.safe_load(open("galaxy.yml")).get("build_ignore", [])
+for path in sys.stdin.read().split("\0"):
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    if path and not any(fnmatch.fnmatch(p, pattern) for p in prefixes for pattern in ignore):
+        sys.stdout.write(path + "\0")' \
   | tar --null -T - -cf - | tar -xf - -C "$dest"
 # ansible-test lists the files to test through the nearest git repository above the collection;
 # without one here it would find this checkout, where .cache/ is ignored, and test nothing.

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Flink SQL Studio contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin behind flinksql.studio.write_manifests: runs on the controller only."""
 from __future__ import absolute_import, division, print_function
 

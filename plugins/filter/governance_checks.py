@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Flink SQL Studio contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Preflight checks of the governance role's inputs (pure functions, unit-tested).
 
 Each function returns a list of problems; each problem names the variable, the bad value and

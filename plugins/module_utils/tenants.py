@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Flink SQL Studio contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The tenant model: validation and defaulting of ``studio_tenants``.
 
 Pure functions, no I/O, so that every preflight rule is unit-tested

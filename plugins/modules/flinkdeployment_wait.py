@@ -12,7 +12,7 @@ module: flinkdeployment_wait
 short_description: Wait until a Flink session cluster (FlinkDeployment) is ready, or fail fast
 version_added: 0.1.0
 author:
-  - Flink SQL Studio maintainers
+  - Flink SQL Studio maintainers (@flinksql-studio)
 description:
   - Waits until the Flink Kubernetes Operator reports a C(FlinkDeployment) as ready, using the
     Kubernetes watch API (list, then watch from the list's resourceVersion; re-list on

@@ -12,7 +12,7 @@ module: sql_gateway_smoke
 short_description: Prove that a Flink SQL Gateway can serve Hue, by running Hue's own REST sequence
 version_added: 0.1.0
 author:
-  - Flink SQL Studio maintainers
+  - Flink SQL Studio maintainers (@flinksql-studio)
 description:
   - Runs against a Flink SQL Gateway the REST call sequence that Hue's Flink connector runs, on the
     REST API version Hue needs (C(v3) by default), and reports what it found. A C(GET /info)
