@@ -260,7 +260,12 @@ if [[ ${CLUSTER_APPLY_CRDS:-0} == 1 ]]; then
   # Server-side apply: the FlinkDeployment CRD (~540 kB) is too big for the client-side
   # last-applied annotation.
   kubectl apply --server-side --force-conflicts -f "$crd_dir" >/dev/null
-  kubectl wait --for=condition=Established --timeout="${TIMEOUT}s" -f "$crd_dir" >/dev/null
+  # (`kubectl wait` errors out instead of waiting while .status.conditions is still empty)
+  crds_established() {
+    local s; s=$(kubectl get -f "$crd_dir" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Established")].status}{"\n"}{end}')
+    [[ -n $s ]] && ! grep -qv '^True$' <<<"$s"
+  }
+  wait_for "CRDs Established" crds_established
   echo "CRD_DIR=$crd_dir" >> "$STATE"
   log "applied the Flink operator CRDs from $crd_dir"
 fi
