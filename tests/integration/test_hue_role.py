@@ -45,9 +45,9 @@ def studio(kubeconfig, k8s_client, tmp_path_factory):
                  "hue_postgresql_storage_class": storage_class, "hue_wait_timeout": 180}
     env = ansible_env(K8S_AUTH_KUBECONFIG=kubeconfig)
 
-    def run(args=(), **extra_vars):
+    def run(args=(), expect_failure=False, **extra_vars):
         result = run_playbook(tmp, dict(base_vars, **extra_vars), args=args, env=env, timeout=900)
-        assert result.returncode == 0, result.stdout[-6000:]
+        assert (result.returncode != 0) == expect_failure, result.stdout[-6000:]
         return result.stdout
 
     yield {"namespace": namespace, "run": run, "core": core, "apps": client.AppsV1Api(k8s_client),
@@ -89,6 +89,13 @@ def test_hue_role_lifecycle(studio, kubectl):
     ingress_tls = {"hue_ingress_enabled": True, "hue_ingress_host": "hue.studio.test",
                    "hue_ingress_class_name": "nginx", "hue_ingress_tls_enabled": True,
                    "hue_ingress_tls_secret_name": "hue-user-tls"}
+
+    # Pod Security "restricted" really is enforced here: a pod without a securityContext is refused.
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_pod(ns, client.V1Pod(
+            metadata=client.V1ObjectMeta(name="unrestricted"),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")])))
+    assert refused.value.status == 403 and "restricted" in refused.value.body
 
     # 1. Check mode on an empty namespace: a server-side dry run that creates nothing.
     studio["run"](args=("--check",), **ingress_tls)
@@ -153,3 +160,11 @@ def test_hue_role_lifecycle(studio, kubectl):
     assert not ingress.spec.tls
     assert secret_data(studio, "hue-secrets")[0] == hue_secrets, "secret_key survives a settings change"
     assert apps.read_namespaced_deployment("hue", ns).status.ready_replicas == 1
+
+    # 5. TLS from cert-manager on a cluster without cert-manager: a clear failure, nothing half-done.
+    crds = client.ApiextensionsV1Api(core.api_client).list_custom_resource_definition(
+        field_selector="metadata.name=certificates.cert-manager.io").items
+    if not crds:
+        output = studio["run"](expect_failure=True, hue_ingress_enabled=True, hue_ingress_host="hue.studio.test",
+                               hue_ingress_tls_enabled=True, hue_ingress_tls_issuer_name="letsencrypt")
+        assert "hue_ingress_tls_issuer_name: letsencrypt needs cert-manager" in " ".join(output.split())
