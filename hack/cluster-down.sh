@@ -12,30 +12,34 @@ CLUSTER_DIR=${_cluster_dir_env:-$CLUSTER_DIR}
 CLUSTER_DIR=$(cd "$CLUSTER_DIR" && pwd)
 PIDS="$CLUSTER_DIR/pids"
 GRACE=${CLUSTER_DOWN_GRACE:-10}
-# Reverse start order: clients first, etcd last.
-ORDER=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
+# Reverse start order, one stage at a time: the API server shuts down cleanly only while etcd is
+# still there, so etcd goes last.
+STAGES=("kwok kube-scheduler kube-controller-manager" "kube-apiserver" "etcd")
 
 # running <component> <pid>: that PID still runs that binary (no recycled PID, no zombie).
 running() { [[ $(basename "$(readlink "/proc/$2/exe" 2>/dev/null)") == "$1" ]]; }
 
 declare -A pid_of=()
-for c in "${ORDER[@]}"; do
-  [[ -f $PIDS/$c.pid ]] || continue
-  pid=$(cat "$PIDS/$c.pid")
-  if running "$c" "$pid"; then pid_of[$c]=$pid; kill -TERM "$pid" 2>/dev/null || true; fi
-done
-deadline=$((SECONDS + GRACE))
-for c in "${ORDER[@]}"; do
-  [[ -n ${pid_of[$c]:-} ]] || continue
-  while running "$c" "${pid_of[$c]}" && ((SECONDS < deadline)); do sleep 0.1; done
-  if running "$c" "${pid_of[$c]}"; then
-    log "$c (pid ${pid_of[$c]}) ignored TERM for ${GRACE}s; sending KILL"
-    kill -KILL "${pid_of[$c]}" 2>/dev/null || true
-    sleep 0.2
-  fi
-done
-for c in "${ORDER[@]}"; do
-  if [[ -n ${pid_of[$c]:-} ]] && running "$c" "${pid_of[$c]}"; then die "$c (pid ${pid_of[$c]}) is still running"; fi
+stopped=()
+for stage in "${STAGES[@]}"; do
+  read -ra group <<<"$stage"
+  live=()
+  for c in "${group[@]}"; do
+    [[ -f $PIDS/$c.pid ]] || continue
+    pid=$(cat "$PIDS/$c.pid")
+    if running "$c" "$pid"; then pid_of[$c]=$pid; live+=("$c"); kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  deadline=$((SECONDS + GRACE))
+  for c in "${live[@]}"; do
+    while running "$c" "${pid_of[$c]}" && ((SECONDS < deadline)); do sleep 0.1; done
+    if running "$c" "${pid_of[$c]}"; then
+      log "$c (pid ${pid_of[$c]}) ignored TERM for ${GRACE}s; sending KILL"
+      kill -KILL "${pid_of[$c]}" 2>/dev/null || true
+      sleep 0.2
+    fi
+    running "$c" "${pid_of[$c]}" && die "$c (pid ${pid_of[$c]}) is still running"
+    stopped+=("$c")
+  done
 done
 
 # No port of this cluster may still accept connections.
@@ -48,4 +52,4 @@ fi
 # Remove only what cluster-up.sh writes (a mistyped CLUSTER_DIR must not wipe anything else).
 rm -rf "$CLUSTER_DIR"/{pki,pids,logs,etcd} "$CLUSTER_DIR"/*kubeconfig "$CLUSTER_DIR"/{state.env,nodes.yaml}
 rmdir "$CLUSTER_DIR" 2>/dev/null || log "left $CLUSTER_DIR in place: it holds files cluster-up.sh did not write"
-log "stopped ${#pid_of[@]} process(es) (${!pid_of[*]}); removed $CLUSTER_DIR"
+log "stopped ${#stopped[@]} process(es) (${stopped[*]}); removed $CLUSTER_DIR"

@@ -47,6 +47,7 @@ wait_for() {
     fi
     sleep 0.25
   done
+  log "$what: ok at +$((SECONDS - START)) s"
 }
 nodes_ready() {
   local n
@@ -74,6 +75,20 @@ for b in "${COMPONENTS[@]}" kubectl; do
 done
 command -v openssl >/dev/null || die "openssl is needed to generate the cluster's certificates"
 mkdir -p "$CLUSTER_DIR" "$PKI" "$PIDS" "$LOGS"
+# A failed start stops what it started (logs stay in $LOGS; the next cluster-up cleans up).
+on_exit() {
+  local rc=$? i c deadline=$((SECONDS + 10))
+  ((rc == 0)) && return
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do   # reverse order: etcd last
+    alive "${COMPONENTS[i]}" && kill -TERM "$(cat "$PIDS/${COMPONENTS[i]}.pid")" 2>/dev/null
+  done
+  for c in "${COMPONENTS[@]}"; do
+    while alive "$c" && ((SECONDS < deadline)); do sleep 0.2; done
+    alive "$c" && kill -KILL "$(cat "$PIDS/$c.pid")" 2>/dev/null
+  done
+  log "cluster-up failed (rc=$rc); stopped its processes; logs kept in $LOGS"
+}
+trap on_exit EXIT
 
 # Fresh random free ports on 127.0.0.1 for every start: the Python kubernetes client caches
 # discovery per server URL, so a new cluster must never reuse an old URL.
@@ -84,6 +99,22 @@ for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))')
 API_URL="https://127.0.0.1:$P_API"
+
+# start <component> args...: detached (own session), output to logs/<component>.log, PID recorded.
+start() {
+  local c=$1; shift
+  [[ $c == etcd ]] && set -- env -u ETCD_VERSION "$BIN/$c" "$@" || set -- "$BIN/$c" "$@"
+  setsid "$@" </dev/null >"$LOGS/$c.log" 2>&1 &
+  echo $! > "$PIDS/$c.pid"
+}
+
+# ---------------------------------------------------------------------------------- etcd ----
+start etcd --name=studio --data-dir="$CLUSTER_DIR/etcd" \
+  --listen-client-urls="http://127.0.0.1:$P_ETCD" --advertise-client-urls="http://127.0.0.1:$P_ETCD" \
+  --listen-peer-urls="http://127.0.0.1:$P_PEER" --initial-advertise-peer-urls="http://127.0.0.1:$P_PEER" \
+  --initial-cluster="studio=http://127.0.0.1:$P_PEER" --initial-cluster-state=new \
+  --unsafe-no-fsync=true --log-level=warn
+# (etcd needs no certificates: it starts while openssl works)
 
 # ---------------------------------------------------------------- certificates (openssl) ----
 ec_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
@@ -152,21 +183,9 @@ KUBECONFIG=$KUBECONFIG_FILE
 KUBERNETES_VERSION=$KUBERNETES_VERSION
 EOF
 
-# start <component> args...: detached (own session), output to logs/<component>.log, PID recorded.
-start() {
-  local c=$1; shift
-  setsid "$BIN/$c" "$@" </dev/null >"$LOGS/$c.log" 2>&1 &
-  echo $! > "$PIDS/$c.pid"
-}
-
-# ---------------------------------------------------------------------------------- etcd ----
-start etcd --name=studio --data-dir="$CLUSTER_DIR/etcd" \
-  --listen-client-urls="http://127.0.0.1:$P_ETCD" --advertise-client-urls="http://127.0.0.1:$P_ETCD" \
-  --listen-peer-urls="http://127.0.0.1:$P_PEER" --initial-advertise-peer-urls="http://127.0.0.1:$P_PEER" \
-  --initial-cluster="studio=http://127.0.0.1:$P_PEER" --initial-cluster-state=new \
-  --unsafe-no-fsync=true --log-level=warn
 etcd_healthy() { curl -fsS "http://127.0.0.1:$P_ETCD/health" | grep -q '"health":"true"'; }
 wait_for "etcd /health" etcd_healthy
+
 
 # ------------------------------------------------------------------------ kube-apiserver ----
 # --advertise-address stays unset (a loopback one is refused): like envtest, the server then
@@ -262,8 +281,10 @@ if [[ ${CLUSTER_APPLY_CRDS:-0} == 1 ]]; then
   kubectl apply --server-side --force-conflicts -f "$crd_dir" >/dev/null
   # (`kubectl wait` errors out instead of waiting while .status.conditions is still empty)
   crds_established() {
-    local s; s=$(kubectl get -f "$crd_dir" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Established")].status}{"\n"}{end}')
-    [[ -n $s ]] && ! grep -qv '^True$' <<<"$s"
+    local want got
+    want=$(find "$crd_dir" -maxdepth 1 -name '*.yml' | wc -l)
+    got=$(kubectl get -f "$crd_dir" -o jsonpath='{..status.conditions[?(@.type=="Established")].status}' | grep -o True | wc -l)
+    ((want > 0 && got == want))
   }
   wait_for "CRDs Established" crds_established
   echo "CRD_DIR=$crd_dir" >> "$STATE"
