@@ -106,6 +106,7 @@ def flink_version(spec):
 
 class StandIn:
     def __init__(self, api, namespaces, ready_delay):
+        self.api = api
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
@@ -248,12 +249,15 @@ class StandIn:
         return result
 
     def apply(self, kind, body):
+        """Server-side apply (field manager flink-operator-standin, force)."""
         meta = body["metadata"]
-        kwargs = dict(field_manager=MANAGER, force=True, _content_type="application/apply-patch+yaml")
-        if kind == "Service":
-            self.core.patch_namespaced_service(meta["name"], meta["namespace"], body, **kwargs)
-        else:
-            self.apps.patch_namespaced_deployment(meta["name"], meta["namespace"], body, **kwargs)
+        path = ("/api/v1/namespaces/{namespace}/services/{name}" if kind == "Service"
+                else "/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+        self.api.call_api(
+            path, "PATCH", path_params={"namespace": meta["namespace"], "name": meta["name"]},
+            query_params=[("fieldManager", MANAGER), ("force", "true")],
+            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            body=body, auth_settings=["BearerToken"], _preload_content=False)
 
     # --- what the operator creates ------------------------------------------------------------
     def manifests(self, fd):
