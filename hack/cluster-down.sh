@@ -10,6 +10,7 @@ _cluster_dir_env=${CLUSTER_DIR:-}
 CLUSTER_DIR=${_cluster_dir_env:-$CLUSTER_DIR}
 [[ -d $CLUSTER_DIR ]] || { log "nothing to stop: $CLUSTER_DIR does not exist"; exit 0; }
 CLUSTER_DIR=$(cd "$CLUSTER_DIR" && pwd)
+if [[ ${CLUSTER_LOCK_HELD:-0} != 1 ]]; then exec 9>"$CLUSTER_DIR/.lock"; flock 9; fi
 PIDS="$CLUSTER_DIR/pids"
 GRACE=${CLUSTER_DOWN_GRACE:-10}
 # Reverse start order, one stage at a time: the API server shuts down cleanly only while etcd is
@@ -50,6 +51,6 @@ if [[ -f $CLUSTER_DIR/state.env ]]; then
 fi
 
 # Remove only what cluster-up.sh writes (a mistyped CLUSTER_DIR must not wipe anything else).
-rm -rf "$CLUSTER_DIR"/{pki,pids,logs,etcd} "$CLUSTER_DIR"/*kubeconfig "$CLUSTER_DIR"/{state.env,nodes.yaml}
+rm -rf "$CLUSTER_DIR"/{pki,pids,logs,etcd} "$CLUSTER_DIR"/*kubeconfig "$CLUSTER_DIR"/{state.env,nodes.yaml,.lock}
 rmdir "$CLUSTER_DIR" 2>/dev/null || log "left $CLUSTER_DIR in place: it holds files cluster-up.sh did not write"
 log "stopped ${#stopped[@]} process(es) (${stopped[*]}); removed $CLUSTER_DIR"

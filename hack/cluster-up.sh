@@ -17,6 +17,8 @@ _cluster_dir_env=${CLUSTER_DIR:-}
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLUSTER_DIR=${_cluster_dir_env:-$CLUSTER_DIR}
 mkdir -p "$CLUSTER_DIR"; CLUSTER_DIR=$(cd "$CLUSTER_DIR" && pwd)
+# One cluster-up/cluster-down at a time per directory (two test sessions starting together).
+exec 9>"$CLUSTER_DIR/.lock"; flock 9
 
 BIN="$REPO_ROOT/.cache/bin"
 PKI="$CLUSTER_DIR/pki"; PIDS="$CLUSTER_DIR/pids"; LOGS="$CLUSTER_DIR/logs"
@@ -67,7 +69,7 @@ if healthy; then
 fi
 if [[ -d $PIDS || -f $STATE ]]; then
   log "found a stopped or unhealthy cluster in $CLUSTER_DIR; cleaning it up first"
-  CLUSTER_DIR=$CLUSTER_DIR bash "$REPO_ROOT/hack/cluster-down.sh"
+  CLUSTER_DIR=$CLUSTER_DIR CLUSTER_LOCK_HELD=1 bash "$REPO_ROOT/hack/cluster-down.sh"
 fi
 
 for b in "${COMPONENTS[@]}" kubectl; do
@@ -104,7 +106,7 @@ API_URL="https://127.0.0.1:$P_API"
 start() {
   local c=$1; shift
   [[ $c == etcd ]] && set -- env -u ETCD_VERSION "$BIN/$c" "$@" || set -- "$BIN/$c" "$@"
-  setsid "$@" </dev/null >"$LOGS/$c.log" 2>&1 &
+  setsid "$@" </dev/null >"$LOGS/$c.log" 2>&1 9>&- &   # 9>&-: daemons must not hold the lock
   echo $! > "$PIDS/$c.pid"
 }
 
