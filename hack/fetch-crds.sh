@@ -14,7 +14,7 @@
 #      CRD_REFRESH=1 to fetch again although the cache directory exists.
 # Usage: hack/fetch-crds.sh [operator-version]   (default: FLINK_OPERATOR_VERSION)
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source=hack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 V=${1:-$FLINK_OPERATOR_VERSION}   # an argument overrides the pin (e.g. to inspect another release)
