@@ -11,6 +11,7 @@ import textwrap
 import time
 
 import pytest
+import yaml
 from kubernetes import client
 
 from tests.fixtures.standin import GROUP, PLURAL, VERSION, flinkdeployment, wait_until
@@ -67,20 +68,34 @@ class Run:
                 todo.append(child)
         return found
 
-    def wait_until_module_runs(self, settle=2.0, timeout=90):
-        """Block until the module's own process exists, then give it `settle` s to list+watch."""
-        def module_pids():
-            pids = []
+    def wait_until_module_runs(self, settle=0.5, timeout=90):
+        """Block until the module's own process holds two connections to the API server (it has
+        listed and opened its watches), then `settle` s more."""
+        def api_connections():
+            count = 0
             for pid in self.descendants():
                 try:
                     with open("/proc/{0}/cmdline".format(pid), "rb") as cmdline:
-                        if b"AnsiballZ_flinkdeployment_wait" in cmdline.read():
-                            pids.append(pid)
+                        if b"AnsiballZ_flinkdeployment_wait" not in cmdline.read():
+                            continue
+                    inodes = set()
+                    for fd in os.listdir("/proc/{0}/fd".format(pid)):
+                        target = os.readlink("/proc/{0}/fd/{1}".format(pid, fd))
+                        if target.startswith("socket:["):
+                            inodes.add(target[8:-1])
                 except OSError:
                     continue
-            return pids
+                for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+                    with open(table) as lines:
+                        for line in list(lines)[1:]:
+                            fields = line.split()
+                            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                            if fields[3] == "01" and fields[9] in inodes and remote_port == self.api_port:
+                                count += 1
+            return count
 
-        wait_until(module_pids, bool, timeout=timeout, interval=0.05, what="the module process")
+        wait_until(api_connections, lambda n: n >= 2, timeout=timeout, interval=0.05,
+                   what="the module's watches on the API server")
         time.sleep(settle)
         assert self.process.poll() is None, "ansible-playbook ended before the test acted"
 
@@ -97,6 +112,9 @@ def wait_module(kubeconfig, tmp_path):
     playbook = tmp_path / "wait.yml"
     playbook.write_text(PLAYBOOK)
     counter = [0]
+    with open(kubeconfig) as handle:
+        server = yaml.safe_load(handle)["clusters"][0]["cluster"]["server"]
+    api_port = int(server.rsplit(":", 1)[1].strip("/"))
 
     def start(name, namespace, timeout, check=False):
         counter[0] += 1
@@ -110,7 +128,9 @@ def wait_module(kubeconfig, tmp_path):
         env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
         process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
-        return Run(process, result_file, time.monotonic())
+        run = Run(process, result_file, time.monotonic())
+        run.api_port = api_port
+        return run
 
     def run(name, namespace, timeout, check=False):
         return start(name, namespace, timeout, check).finish()
@@ -162,13 +182,15 @@ def test_generation_bump_old_ready_does_not_count(wait_module, custom, fresh_nam
                                                     {"spec": {"taskManager": {"replicas": 2}}})
     assert patched["metadata"]["generation"] == 2 and patched["status"]["jobManagerDeploymentStatus"] == "READY"
     run = wait_module.start(name, ns, 60)
-    run.wait_until_module_runs(settle=3.0)  # it has seen the old READY and must still be waiting
+    run.wait_until_module_runs(settle=2.0)  # it has seen the old READY and must still be waiting
     flipped = time.monotonic()
     write_status(custom, ns, name, generation=2)
     result = run.finish()
     assert not result.get("failed"), result["msg"]
     assert result["state"]["observed_generation"] == 2 and result["ready"] is True
-    assert time.monotonic() - flipped < 5
+    # reacted to the flip, not to the 60 s timeout (the play still runs its save task after it;
+    # the reaction time itself is measured by benchmarks/wait_reaction_s.py)
+    assert time.monotonic() - flipped < 30
 
 
 def test_generation_bump_with_standin_rewalk(wait_module, custom, operator_standin, fresh_namespace):
@@ -241,7 +263,7 @@ def test_deleted_while_waiting(wait_module, custom, operator_standin, fresh_name
     assert result["failed"] is True
     assert "FlinkDeployment {0}/doomed was deleted while waiting".format(fresh_namespace) in result["msg"]
     assert "jobManagerDeploymentStatus=DEPLOYED_NOT_READY" in result["msg"]
-    assert time.monotonic() - deleted < 10
+    assert time.monotonic() - deleted < 30  # not the 120 s timeout
 
 
 def test_missing_object_fails_clearly(wait_module, flink_crds, fresh_namespace):
