@@ -63,8 +63,27 @@ healthy() {
   nodes_ready
 }
 
+# apply_crds: the Flink operator CRDs from hack/fetch-crds.sh, Established; records CRD_DIR.
+apply_crds() {
+  crd_dir=$(bash "$REPO_ROOT/hack/fetch-crds.sh")
+  # Server-side apply: the FlinkDeployment CRD (~540 kB) is too big for the client-side
+  # last-applied annotation.
+  kubectl apply --server-side --force-conflicts -f "$crd_dir" >/dev/null
+  # (`kubectl wait` errors out instead of waiting while .status.conditions is still empty)
+  crds_established() {
+    local want got
+    want=$(find "$crd_dir" -maxdepth 1 -name '*.yml' | wc -l)
+    got=$(kubectl get -f "$crd_dir" -o jsonpath='{..status.conditions[?(@.type=="Established")].status}' | grep -o True | wc -l)
+    ((want > 0 && got == want))
+  }
+  wait_for "CRDs Established" crds_established
+  echo "CRD_DIR=$crd_dir" >> "$STATE"
+  log "applied the Flink operator CRDs from $crd_dir"
+}
+
 if healthy; then
   log "cluster in $CLUSTER_DIR is up and healthy; reusing it ($(grep '^API_URL=' "$STATE"))"
+  if [[ ${CLUSTER_APPLY_CRDS:-0} == 1 ]] && ! grep -q '^CRD_DIR=' "$STATE"; then apply_crds; fi
   exit 0
 fi
 if [[ -d $PIDS || -f $STATE ]]; then
@@ -222,7 +241,8 @@ start kube-controller-manager \
   --use-service-account-credentials=true \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
-  --controllers='*' --profiling=false --v=1
+  --controllers='*' --profiling=false --v=1 \
+  --enable-hostpath-provisioner=true
 start kube-scheduler \
   --kubeconfig="$CLUSTER_DIR/kube-scheduler.kubeconfig" \
   --authentication-kubeconfig="$CLUSTER_DIR/kube-scheduler.kubeconfig" \
@@ -267,6 +287,19 @@ EOF
   done
 } > "$CLUSTER_DIR/nodes.yaml"
 kubectl create -f "$CLUSTER_DIR/nodes.yaml" >/dev/null
+# PersistentVolumeClaims bind as on a real cluster with a default StorageClass: the controller
+# manager's own host-path provisioner (a test feature of kube-controller-manager) creates the PVs.
+kubectl apply -f - >/dev/null <<'EOF'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+EOF
 
 component_healthy() { curl -fsSk "https://127.0.0.1:$1/healthz" | grep -qx ok; }
 default_sa() { kubectl get serviceaccount default -n default; }
@@ -276,22 +309,7 @@ wait_for "$NODES kwok nodes Ready" nodes_ready
 wait_for "ServiceAccount default/default" default_sa
 for c in "${COMPONENTS[@]}"; do alive "$c" || die "$c exited; see $LOGS/$c.log"; done
 
-if [[ ${CLUSTER_APPLY_CRDS:-0} == 1 ]]; then
-  crd_dir=$(bash "$REPO_ROOT/hack/fetch-crds.sh")
-  # Server-side apply: the FlinkDeployment CRD (~540 kB) is too big for the client-side
-  # last-applied annotation.
-  kubectl apply --server-side --force-conflicts -f "$crd_dir" >/dev/null
-  # (`kubectl wait` errors out instead of waiting while .status.conditions is still empty)
-  crds_established() {
-    local want got
-    want=$(find "$crd_dir" -maxdepth 1 -name '*.yml' | wc -l)
-    got=$(kubectl get -f "$crd_dir" -o jsonpath='{..status.conditions[?(@.type=="Established")].status}' | grep -o True | wc -l)
-    ((want > 0 && got == want))
-  }
-  wait_for "CRDs Established" crds_established
-  echo "CRD_DIR=$crd_dir" >> "$STATE"
-  log "applied the Flink operator CRDs from $crd_dir"
-fi
+if [[ ${CLUSTER_APPLY_CRDS:-0} == 1 ]]; then apply_crds; fi
 
 log "cluster up in $((SECONDS - START)) s: $API_URL (kubeconfig: $KUBECONFIG_FILE)"
 log "  export KUBECONFIG=$KUBECONFIG_FILE   # nodes: $(kubectl get nodes -o name | tr '\n' ' ')"
