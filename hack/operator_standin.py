@@ -105,14 +105,14 @@ def flink_version(spec):
 
 
 class StandIn:
-    def __init__(self, api, namespaces, ready_delay):
+    def __init__(self, api, namespaces, ready_delay, stop):
         self.api = api
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
         self.namespaces = namespaces
         self.ready_delay = ready_delay
-        self.stop = threading.Event()
+        self.stop = stop
         self.lock = threading.Condition()
         self.due = []  # heap of (time, (namespace, name))
         self.not_ready_since = {}
@@ -470,6 +470,14 @@ class StandIn:
 
 
 def main(argv=None):
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)  # first thing: a SIGTERM during start-up is clean too
+    signal.signal(signal.SIGINT, on_signal)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", help="kubeconfig path (default: $KUBECONFIG / ~/.kube/config)")
     parser.add_argument("--namespace", action="append", default=[], help="watch only these (repeatable)")
@@ -483,24 +491,17 @@ def main(argv=None):
     for noisy in ("urllib3", "kubernetes"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     api = config.new_client_from_config(config_file=args.kubeconfig)
-    standin = StandIn(api, args.namespace, args.ready_delay)
-
-    def on_signal(signum, _frame):
-        log.info("signal %s: stopping", signum)
-        standin.stop.set()
-        with standin.lock:
-            standin.lock.notify_all()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    standin = StandIn(api, args.namespace, args.ready_delay, stop)
     log.info("operator stand-in (NOT the Flink operator) watching %s",
              ", ".join(args.namespace) or "all namespaces")
     standin.start_watches()
     worker = threading.Thread(target=standin.worker, daemon=True)
     worker.start()
-    while not standin.stop.wait(args.resync):
+    while not stop.wait(args.resync):
         for key in list(standin.not_ready_since):
             standin.enqueue(key)
+    with standin.lock:
+        standin.lock.notify_all()
     worker.join(timeout=5)
     log.info("stopped")
     return 0
