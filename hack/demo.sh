@@ -6,6 +6,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
+export CLUSTER_DIR
 export PATH="$VENV/bin:$REPO_ROOT/.cache/bin:$PATH" ANSIBLE_CONFIG="$REPO_ROOT/ansible.cfg"
 # shellcheck disable=SC2206
 extra=(${DEMO_ARGS:-})
@@ -22,9 +23,9 @@ else
   bash hack/standin-chart.sh >/dev/null
   log "starting the operator stand-in and a real Flink SQL Gateway on 127.0.0.1 (first start builds FLINK_HOME)"
   "$VENV/bin/python" hack/local_services.py start >/dev/null
-  log "deploying onto the local control plane (.cluster/kubeconfig)"
+  log "deploying onto the local control plane ($CLUSTER_DIR/kubeconfig)"
   ansible-playbook site.yml -i inventories/local "${extra[@]}"
-  kubeconfig=$CLUSTER_DIR/kubeconfig
+  kubeconfig=${CLUSTER_DIR}/kubeconfig
 fi
 
 k() { kubectl --kubeconfig "$kubeconfig" "$@"; }

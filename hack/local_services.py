@@ -7,7 +7,7 @@
   because the gateway pods in the local cluster are simulated and nothing answers behind their Service.
   The studio's smoke step is pointed at it through `sql_gateway_smoke_urls`.
 
-State (PIDs, URL) lives in .cluster/local-services.json so `make cluster-down` can stop them.
+State (PIDs, URL) lives in $CLUSTER_DIR/local-services.json (default .cluster/) so `make cluster-down` can stop them.
 
 Usage: hack/local_services.py start|stop|status|url
 """
@@ -21,8 +21,10 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-STATE = REPO_ROOT / ".cluster" / "local-services.json"
-KUBECONFIG = REPO_ROOT / ".cluster" / "kubeconfig"
+# CLUSTER_DIR selects another local cluster, as for hack/cluster-up.sh.
+CLUSTER_DIR = Path(os.environ.get("CLUSTER_DIR") or REPO_ROOT / ".cluster").resolve()
+STATE = CLUSTER_DIR / "local-services.json"
+KUBECONFIG = CLUSTER_DIR / "kubeconfig"
 
 
 def _alive(pid):
@@ -50,7 +52,7 @@ def start():
     if not KUBECONFIG.exists():
         sys.exit("no local control plane: run `make cluster-up` first (%s is missing)" % KUBECONFIG)
     state = _load()
-    log_dir = REPO_ROOT / ".cluster" / "logs"
+    log_dir = CLUSTER_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     if not (state.get("standin_pid") and _alive(state["standin_pid"])):
         with open(log_dir / "operator-standin.log", "ab") as out:
@@ -67,7 +69,9 @@ def start():
         _stop_pids(gateway_pids)
         from tests.fixtures.gateway import start_flink_gateway  # heavy import; only when needed
 
-        run_dir = REPO_ROOT / ".cluster" / "gateway"
+        os.environ["FLINK_PROCESSES_OUTLIVE_PARENT"] = "1"  # they serve the demo after this script exits
+
+        run_dir = CLUSTER_DIR / "gateway"
         gateway = start_flink_gateway(run_dir)
         state.update(gateway_pids=[p.pid for p in gateway.processes.values()], gateway_url=gateway.url,
                      gateway_version=gateway.version, gateway_logs=str(gateway.log_dir))
