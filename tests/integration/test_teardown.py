@@ -18,16 +18,17 @@ docs/operator-standin.md), and the JobManager reached through the API server's s
 (kwok pods serve nothing, so the JobManager URL is overridden with teardown_jobmanager_urls).
 """
 import json
+import re
 import threading
 import time
 import urllib.request
 
 import pytest
 
-from tests.fixtures.studio import MANAGED_BY, studio_cluster  # noqa: F401 - fixture
+from tests.fixtures.studio import MANAGED_BY, studio_cluster, tenant  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-TENANTS = [{"name": "alpha"}, {"name": "beta"}]
+TENANTS = [tenant("alpha"), tenant("beta")]
 FINALIZER = "flink.apache.org/finalizer"
 NS = {"alpha": "flink-studio-alpha", "beta": "flink-studio-beta"}
 
@@ -61,7 +62,8 @@ def test_check_mode_lists_and_changes_nothing(deployed):
     run = _teardown(deployed, "--check")
     assert run.returncode == 0, run.describe()
     assert deployed.managed_objects() == before
-    assert "FlinkDeployment" in run.output or "flink-studio-alpha" in run.output
+    removed = re.search(r"Would remove (\d+) object\(s\) and the namespaces ([^;]*);", run.output)
+    assert removed and int(removed.group(1)) > 0 and "flink-studio-alpha" in removed.group(2), run.describe()
 
 
 def test_keep_data_keeps_claims_and_their_namespaces_only(deployed):

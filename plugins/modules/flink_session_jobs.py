@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Role-local module of flinksql.studio.teardown (candidate for plugins/modules)."""
+"""Used by the flinksql.studio.teardown role."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -56,7 +56,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Cancel every running job of the analytics session cluster
-  flink_session_jobs:
+  flinksql.studio.flink_session_jobs:
     service: analytics-rest
     namespace: flink-studio-analytics
 """
