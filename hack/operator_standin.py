@@ -96,6 +96,27 @@ def k8s_memory(value):
     return "{0}Ki".format(int(match.group(1)) * factor) if factor else match.group(1)
 
 
+def merge(base, override):
+    """Pod template merge as the operator does it: maps deeply, lists of named maps by name."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge(base[key], value) if key in base else value
+        return merged
+    if (isinstance(base, list) and isinstance(override, list)
+            and all(isinstance(item, dict) and "name" in item for item in base + override)):
+        merged = list(base)
+        for item in override:
+            names = [existing["name"] for existing in merged]
+            if item["name"] in names:
+                index = names.index(item["name"])
+                merged[index] = merge(merged[index], item)
+            else:
+                merged.append(item)
+        return merged
+    return override
+
+
 def flink_version(spec):
     tag = (spec.get("image") or "").rpartition(":")[2]
     match = re.match(r"(\d+\.\d+(\.\d+)?)", tag)
@@ -270,35 +291,28 @@ class StandIn:
 
         def deployment(dep_name, component, replicas, role, ports):
             labels = {"app": name, "component": component, "type": kind_label}
-            template = dict(spec.get("podTemplate") or {})
-            role_template = role.get("podTemplate") or {}
-            pod_spec = dict(template.get("spec") or {})
-            pod_spec.update(role_template.get("spec") or {})
-            main = {}
-            for container in pod_spec.get("containers") or []:
-                if container.get("name") == MAIN_CONTAINER:
-                    main = container
+            # like the operator: spec.podTemplate merged with the role's podTemplate (maps deeply,
+            # lists of named items by name), then the operator's own settings on top
+            template = merge(spec.get("podTemplate") or {}, role.get("podTemplate") or {})
+            pod = dict(template.get("spec") or {})
             resource = role.get("resource") or {}
             amounts = {}
             if resource.get("cpu") is not None:
                 amounts["cpu"] = str(resource["cpu"])
             if resource.get("memory") is not None:
                 amounts["memory"] = k8s_memory(resource["memory"])
-            container = {"name": MAIN_CONTAINER, "image": spec.get("image") or "flink:latest",
-                         "args": [component], "ports": ports,
-                         "resources": {"requests": amounts, "limits": amounts}}
+            ours = {"name": MAIN_CONTAINER, "image": spec.get("image") or "flink:latest",
+                    "args": [component], "ports": ports, "resources": {"requests": amounts, "limits": amounts}}
             if spec.get("imagePullPolicy"):
-                container["imagePullPolicy"] = spec["imagePullPolicy"]
-            if main.get("securityContext"):
-                container["securityContext"] = main["securityContext"]
-            pod = {"serviceAccountName": spec.get("serviceAccount") or "default", "containers": [container]}
-            for key in ("securityContext", "imagePullSecrets", "nodeSelector", "tolerations", "affinity"):
-                if pod_spec.get(key):
-                    pod[key] = pod_spec[key]
+                ours["imagePullPolicy"] = spec["imagePullPolicy"]
+            pod["containers"] = merge(pod.get("containers") or [], [ours])
+            pod["serviceAccountName"] = spec.get("serviceAccount") or pod.get("serviceAccountName") or "default"
+            pod_meta = dict(template.get("metadata") or {})
+            pod_meta["labels"] = dict(pod_meta.get("labels") or {}, **labels)
             return {"apiVersion": "apps/v1", "kind": "Deployment",
                     "metadata": {"name": dep_name, "namespace": ns, "labels": labels, "ownerReferences": owner},
                     "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                             "template": {"metadata": {"labels": labels}, "spec": pod}}}
+                             "template": {"metadata": pod_meta, "spec": pod}}}
 
         def service(svc_name, ports, headless):
             svc = {"apiVersion": "v1", "kind": "Service",

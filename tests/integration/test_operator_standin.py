@@ -74,7 +74,11 @@ def test_walks_status_and_creates_the_operators_objects(api, k8s_client, fresh_n
     ns, name = fresh_namespace, "alpha"
     stop = threading.Event()
     seen, _ = record_statuses(k8s_client, ns, name, stop)
-    created = api.create(ns, flinkdeployment(name, tm_replicas=2))
+    body = flinkdeployment(name, tm_replicas=2)
+    body["spec"]["jobManager"]["podTemplate"] = {"spec": {  # merged with spec.podTemplate by name
+        "volumes": [{"name": "scratch", "emptyDir": {}}],
+        "containers": [{"name": "flink-main-container", "volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}]}}
+    created = api.create(ns, body)
     status = wait_until(lambda: api.status(ns, name), is_ready, timeout=60, what="READY/STABLE")
     stop.set()
 
@@ -107,6 +111,8 @@ def test_walks_status_and_creates_the_operators_objects(api, k8s_client, fresh_n
     assert container.name == "flink-main-container" and container.image == "flink:2.2.1-java17"
     assert container.security_context.allow_privilege_escalation is False
     assert jm.spec.template.spec.security_context.run_as_non_root is True
+    assert [m.mount_path for m in container.volume_mounts] == ["/s"]
+    assert [v.name for v in jm.spec.template.spec.volumes] == ["scratch"]
     assert container.resources.limits == {"cpu": "500m", "memory": "1Gi"}  # canonical form of 0.5 / 1024m
     assert jm.status.available_replicas == 1
 
