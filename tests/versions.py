@@ -9,7 +9,7 @@ def load_versions(path=REPO_ROOT / "versions.env"):
     for line in path.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
+            key, dummy, value = line.partition("=")
             versions[key.strip()] = value.strip()
     return versions
 

@@ -6,7 +6,7 @@ ResourceQuota admission, kube-controller-manager, kwok nodes): tests/fixtures/cl
    namespace that enforces `restricted` (server-side dry-run create of each Pod).
 4. An oversized tenant is stopped by preflight with the arithmetic and nothing is created; pods
    that get past preflight anyway are refused by quota admission (FailedCreate on the ReplicaSet).
-5. The governance role runs with a token bound only to roles/governance/files/rbac-governance.yaml
+5. The governance role runs with a token bound only to docs/rbac/governance-minimum.yaml
    and fails with a clear message when one permission is removed.
 """
 import copy
@@ -21,7 +21,7 @@ from tests.policy import helpers
 from tests.versions import REPO_ROOT
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-RBAC_FILE = REPO_ROOT / "roles" / "governance" / "files" / "rbac-governance.yaml"
+RBAC_FILE = REPO_ROOT / "docs" / "rbac" / "governance-minimum.yaml"
 
 
 def _pods_from_rendered(rendered):
@@ -145,7 +145,7 @@ def test_quota_admission_refuses_pods_past_preflight(kubeconfig, kubectl):
 
 
 def _rbac_kubeconfig(kubectl, kubeconfig, tmp_path, drop=None):
-    """A ServiceAccount bound only to rbac-governance.yaml (minus one rule's verb), and a token kubeconfig."""
+    """A ServiceAccount bound only to docs/rbac/governance-minimum.yaml (minus one rule's verb), and a token kubeconfig."""
     suffix = uuid.uuid4().hex[:6]
     sa_ns = "gov-rbac-%s" % suffix
     docs = [d for d in yaml.safe_load_all(RBAC_FILE.read_text()) if d]

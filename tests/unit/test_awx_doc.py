@@ -89,7 +89,7 @@ def test_survey_variable_is_documented_and_its_answers_are_valid(playbook, quest
     options = _role_options()
     name = question["variable"]
     assert name in options, f"survey variable {name} is not a documented role variable (docs/variables.md)"
-    tables = "".join(DOC.split("### Survey")[1:]).split("## 5.")[0]
+    tables = "".join(DOC.split("### Survey")[1:]).split("## 5.", maxsplit=1)[0]
     assert f"`{name}`" in tables, f"{name} is missing from the survey tables"
     kind = options[name].get("type", "str")
     answers = question.get("choices") or [question.get("default")]

@@ -89,7 +89,7 @@ def flink_interpreters(conf):
 
 def secret_values(objects):
     values = []
-    for (kind, _), obj in objects.items():
+    for (kind, dummy), obj in objects.items():
         if kind == "Secret":
             values += [base64.b64decode(v).decode() for v in obj.get("data", {}).values()]
     return values
@@ -144,7 +144,7 @@ def test_one_tenant_defaults(tmp_path):
     assert {"name": "HUE_CONF_DIR", "value": "/etc/hue/conf"} in hue["env"]
     assert "migrate" not in " ".join(hue["command"])
     assert hue["resources"]["requests"] == {"cpu": "250m", "memory": "1Gi"}
-    jobs = [obj for (kind, _), obj in objects.items() if kind == "Job"]
+    jobs = [obj for (kind, dummy), obj in objects.items() if kind == "Job"]
     assert len(jobs) == 1 and jobs[0]["metadata"]["name"].startswith("hue-migrate-")
     assert len(jobs[0]["metadata"]["name"]) == len("hue-migrate-") + 10
     assert "migrate --noinput" in jobs[0]["spec"]["template"]["spec"]["containers"][0]["command"][2]
@@ -177,7 +177,7 @@ assert WITH_GATEWAYS != PLAYBOOK
 
 
 def test_three_tenants_ingress_ldap_overrides(tmp_path):
-    objects, _ = render(
+    objects, dummy = render(
         tmp_path, playbook_text=WITH_GATEWAYS, studio_tenants=THREE_TENANTS, hue_replicas=3,
         hue_ingress_enabled=True, hue_ingress_host="sql.example.org", hue_ingress_class_name="nginx",
         hue_ingress_tls_enabled=True, hue_ingress_tls_issuer_name="letsencrypt",
@@ -199,7 +199,7 @@ def test_three_tenants_ingress_ldap_overrides(tmp_path):
                     "flink-beta": "http://beta-sql-gateway.team-beta.svc:8083",
                     "flink-gamma": "http://gamma-sql-gateway.flink-studio-gamma.svc:8083"}
     # Each URL is the in-cluster DNS name and port of the Service the sql_gateway role renders.
-    services = {obj["metadata"]["labels"].get("flinksql.studio/tenant"): obj for (kind, _), obj in objects.items()
+    services = {obj["metadata"]["labels"].get("flinksql.studio/tenant"): obj for (kind, dummy), obj in objects.items()
                 if kind == "Service" and obj["metadata"]["labels"].get("app.kubernetes.io/name") == "sql-gateway"}
     assert sorted(services) == ["alpha", "beta", "gamma"]
     for tenant, service in services.items():
@@ -240,7 +240,7 @@ def test_three_tenants_ingress_ldap_overrides(tmp_path):
     assert certificate["spec"]["issuerRef"] == {"group": "cert-manager.io", "kind": "ClusterIssuer",
                                                 "name": "letsencrypt"}
     assert certificate["spec"]["secretName"] == "hue-tls"
-    job = next(obj for (kind, _), obj in objects.items() if kind == "Job")
+    job = next(obj for (kind, dummy), obj in objects.items() if kind == "Job")
     assert "createsuperuser" not in job["spec"]["template"]["spec"]["containers"][0]["command"][2]
     # Render-only without a database password: that Secret is left out, hue-secrets is rendered.
     assert ("Secret", "hue-postgresql") not in objects and ("Secret", "hue-secrets") in objects
@@ -278,7 +278,7 @@ PREFLIGHT_CASES = [
 def test_preflight_failures(tmp_path):
     inventory = tmp_path / "cases.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": {
-        name: dict(extra, ansible_connection="local") for name, extra, _ in PREFLIGHT_CASES}}}))
+        name: dict(extra, ansible_connection="local") for name, extra, dummy in PREFLIGHT_CASES}}}))
     out = tmp_path / "render"
     result = run_playbook(tmp_path, {"studio_render_only": True, "studio_render_dir": str(out)},
                           inventory=str(inventory), args=("--forks", "20"))
@@ -287,7 +287,7 @@ def test_preflight_failures(tmp_path):
         if line.startswith("fatal: [") and "=>" in line:
             host = line[len("fatal: ["):line.index("]")]
             failures[host] = json.loads(line.split("=>", 1)[1])["msg"]
-    for name, _, expected in PREFLIGHT_CASES:
+    for name, dummy, expected in PREFLIGHT_CASES:
         assert name in failures, "case {0} did not fail:\n{1}".format(name, result.stdout)
         message = " ".join(failures[name].split())
         assert expected in message, "case {0}: {1!r} not in {2!r}".format(name, expected, message)
