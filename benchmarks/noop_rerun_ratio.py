@@ -25,6 +25,7 @@ Usage: .venv/bin/python benchmarks/noop_rerun_ratio.py [--rounds 5] [--tenants 2
 """
 import argparse
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.fixtures.studio import BIN, StudioCluster, run_env  # noqa: E402
+from tests.fixtures.studio import BIN, StudioCluster, run_env, tenant  # noqa: E402
 
 TARGET = 3.0
 
@@ -63,8 +64,12 @@ def main():
     parser.add_argument("--tenants", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="leave the private cluster running")
     args = parser.parse_args()
+    # SIGTERM (make bench interrupted, a CI timeout) still stops the private cluster below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    tenants = [{"name": f"t{i}"} for i in range(1, args.tenants + 1)]
+    # tenant(): HA on an object-store dir instead of a volume (see tests/fixtures/studio.py: the
+    # operator stand-in drops the securityContext when jobManager.podTemplate is set).
+    tenants = [tenant(f"t{i}") for i in range(1, args.tenants + 1)]
     extra = {"studio_tenants": tenants}
     work = Path(tempfile.mkdtemp(prefix="bench-noop-"))
     cluster = StudioCluster(work)

@@ -29,7 +29,8 @@ import yaml
 
 from tests.fixtures.studio import ConflictProxy, studio_cluster, tenant  # noqa: F401 - fixture
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# A converge takes minutes on a loaded 2-core machine; the fixture converges count against the first test.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
 IMAGE_N, IMAGE_N1 = "flink:2.2.0-java17", "flink:2.2.1-java17"
 ALPHA = tenant("alpha")
 BETA = tenant("beta")
