@@ -13,7 +13,7 @@ module: flink_session_jobs
 short_description: Cancel the jobs running on a Flink session cluster, through its JobManager REST API
 version_added: 0.1.0
 author:
-  - Flink SQL Studio maintainers
+  - Flink SQL Studio maintainers (@flinksql-studio)
 description:
   - Lists the jobs of a session cluster (C(GET /jobs/overview)), cancels every job that is not in a
     terminal state (C(PATCH /jobs/<id>?mode=cancel)) and waits until all of them are terminal
