@@ -1,12 +1,8 @@
 """Shared fixtures are defined per topic in tests/fixtures/ and registered here."""
-import importlib.util
 
 pytest_plugins = [
-    name
-    for name in (
-        "tests.fixtures.cluster",
-        "tests.fixtures.standin",
-        "tests.fixtures.gateway",
-    )
-    if importlib.util.find_spec(name) is not None
+    "tests.fixtures.cluster",  # the local control plane (kubeconfig, k8s_client, fresh_namespace, ...)
+    "tests.fixtures.standin",  # the operator stand-in against that cluster
+    "tests.fixtures.gateway",  # the real Flink SQL Gateway + JobManager + TaskManager on 127.0.0.1
+    "tests.fixtures.render",  # the whole studio rendered offline (site.yml with studio_render_only)
 ]
