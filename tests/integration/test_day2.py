@@ -14,7 +14,7 @@ tenant, and the fault tests of issue 7. Tests run in file order and build on eac
    no duplicate and no orphaned object.
 
 "Changed" for an object means: its metadata.generation moved (spec change) or, for kinds without a
-generation, its resourceVersion moved. Object identity is (kind, namespace, name) over every kind
+generation, its spec/data/rules changed. Object identity is (kind, namespace, name) over every kind
 the roles render, selected by app.kubernetes.io/managed-by=flinksql.studio.
 """
 import datetime
@@ -39,7 +39,9 @@ DELTA = tenant("delta")
 
 
 def _fingerprint(objects):
-    return {key: (value["generation"] if value["generation"] is not None else value["resourceVersion"])
+    # generation for kinds that have one; else a hash of spec/data/rules (not resourceVersion, which
+    # status writes move, e.g. a ResourceQuota's status.used when pods restart)
+    return {key: (value["generation"] if value["generation"] is not None else value["spec_hash"])
             for key, value in objects.items()}
 
 
@@ -125,8 +127,10 @@ def test_adding_a_tenant_changes_only_that_tenant_and_hues_interpreter_list(vers
     assert not not_beta, f"new objects that are not tenant beta's: {not_beta}"
     assert ("FlinkDeployment", "flink-studio-beta", "beta") in new
     changed = _changed(before, after)
-    hue = {k for k in changed if k[1] == "flink-studio" and k[0] in ("ConfigMap", "Deployment", "Secret")
-           and k[2].startswith("hue")}
+    # Hue's interpreter list (its ini ConfigMap, the Deployment rolling for it) and Hue's egress
+    # NetworkPolicy, which must now admit the new gateway.
+    hue = {k for k in changed if k[1] == "flink-studio" and (
+        (k[0] in ("ConfigMap", "Deployment", "Secret") and k[2].startswith("hue")) or k == ("NetworkPolicy", "flink-studio", "studio-hue"))}
     assert changed - hue == set(), f"pre-existing objects changed besides Hue's interpreter list: {sorted(changed - hue)}"
     config = version_n.kubectl_json("get", "configmaps", "-n", "flink-studio", "-l", "app.kubernetes.io/name=hue")
     text = json.dumps([c.get("data", {}) for c in config["items"]])
@@ -148,10 +152,13 @@ def test_flinkdeployment_in_error_fails_site_within_10s_with_the_operators_messa
     ended = datetime.datetime.now(datetime.timezone.utc)
     assert run.returncode != 0, run.describe()
     assert "back-off 5m0s restarting failed container" in run.output, "the operator's message is missing:\n" + run.describe()
-    events = version_n.kubectl_json("get", "events", "-n", ns, "--field-selector", "involvedObject.name=gamma")["items"]
-    error_times = [e.get("lastTimestamp") or e.get("eventTime") for e in events if e.get("reason") == "CrashLoopBackOff"]
-    assert error_times, f"no CrashLoopBackOff event on gamma: {[e.get('reason') for e in events]}"
-    error_at = max(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in error_times)
+    # When the ERROR status of the generation this run applied was written: the time of the stand-in's
+    # last write to the status subresource (managedFields), one-second resolution.
+    fd = version_n.kubectl_json("get", "flinkdeployment", "gamma", "-n", ns, "--show-managed-fields")
+    assert fd["status"].get("jobManagerDeploymentStatus") == "ERROR", fd["status"]
+    assert fd["status"].get("observedGeneration") == fd["metadata"]["generation"], "the run's spec was never reconciled"
+    times = [m["time"] for m in fd["metadata"]["managedFields"] if m.get("subresource") == "status"]
+    error_at = max(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")) for t in times)
     # Event timestamps have one-second resolution.
     assert (ended - error_at).total_seconds() <= 11, f"site.yml failed {(ended - error_at).total_seconds():.1f}s after the error"
     # Clean up gamma for the tests below (the teardown module's unlisted-tenant sweep would also find it).
