@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.cache/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup tools cluster-up cluster-down demo test lint unit bench clean
+.PHONY: setup tools cluster-up cluster-down demo test test-day2 lint unit bench changelog ee clean
 
 setup:  ## Python venv with pinned tools; the repo linked as collection flinksql.studio
 	bash hack/setup.sh
@@ -32,8 +32,17 @@ unit: setup
 test: setup  ## the whole suite: lint, sanity, unit, manifests, control plane, molecule, real gateway
 	bash hack/test.sh
 
+test-day2: setup  ## day-2 and fault tests (upgrade, new tenant, teardown, API server loss); slow, not in `make test` yet
+	$(BIN)/pytest tests/integration/test_day2.py tests/integration/test_teardown.py
+
 bench: setup
 	bash hack/bench.sh
+
+changelog: setup  ## lint the changelog fragments and preview the release notes
+	bash hack/changelog.sh lint
+
+ee: setup  ## ansible-builder build context for the AWX execution environment
+	bash hack/ee.sh
 
 clean: cluster-down
 	rm -rf .cache .cluster
