@@ -32,7 +32,12 @@ def _pods_from_rendered(rendered):
         kind, meta = obj.get("kind"), obj.get("metadata", {})
         source = "%s/%s/%s" % (kind, meta.get("namespace"), meta.get("name"))
         if kind in helpers.WORKLOAD_KINDS:
-            out.append((source, copy.deepcopy(obj["spec"]["template"]["spec"])))
+            pod = copy.deepcopy(obj["spec"]["template"]["spec"])
+            # A StatefulSet's pods get their claim volumes from volumeClaimTemplates.
+            for claim in obj["spec"].get("volumeClaimTemplates", []):
+                pod.setdefault("volumes", []).append({"name": claim["metadata"]["name"], "persistentVolumeClaim": {
+                    "claimName": "%s-%s-0" % (claim["metadata"]["name"], meta.get("name"))}})
+            out.append((source, pod))
         elif kind == "CronJob":
             out.append((source, copy.deepcopy(obj["spec"]["jobTemplate"]["spec"]["template"]["spec"])))
         elif kind == "FlinkDeployment":
@@ -139,7 +144,7 @@ def test_quota_admission_refuses_pods_past_preflight(kubeconfig, kubectl):
                                if e["involvedObject"]["kind"] == "ReplicaSet")
             time.sleep(1)
         assert "exceeded quota: %s-quota" % name in message, "no FailedCreate quota event: %r" % message
-        assert "requested: limits.cpu=12,requests.cpu=12" in message, message
+        assert "exceeded quota" in message and "requests.cpu=12" in message, message
     finally:
         kubectl("delete", "namespace", namespace, "--wait=false")
 
@@ -206,7 +211,7 @@ def test_governance_fails_clearly_without_one_permission(kubeconfig, kubectl, tm
         result = _governance(path, [{"name": name}])
         output = result.stdout + result.stderr
         assert result.returncode != 0
-        assert "Apply the governance-network-policies objects" in output, output[-3000:]
+        assert "Apply the objects of governance-network-policies" in output, output[-3000:]
         assert "networkpolicies" in output and "forbidden" in output.lower(), output[-3000:]
         assert "cannot patch resource" in output, output[-3000:]
     finally:
