@@ -54,6 +54,11 @@ def start():
     state = _load()
     log_dir = CLUSTER_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    # A restarted cluster has a new API server address: a stand-in watching the old one is useless.
+    api_server = next((line.split()[-1] for line in KUBECONFIG.read_text().splitlines()
+                       if line.strip().startswith("server:")), "")
+    if state.get("standin_pid") and state.get("api_server") != api_server:
+        _stop_pids([state.pop("standin_pid")])
     if not (state.get("standin_pid") and _alive(state["standin_pid"])):
         with open(log_dir / "operator-standin.log", "ab") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own script
@@ -62,7 +67,7 @@ def start():
         time.sleep(1.0)
         if proc.poll() is not None:
             sys.exit("the operator stand-in exited at once; see %s" % (log_dir / "operator-standin.log"))
-        state["standin_pid"] = proc.pid
+        state.update(standin_pid=proc.pid, api_server=api_server)
         _save(state)
     gateway_pids = state.get("gateway_pids") or []
     if not (gateway_pids and all(_alive(pid) for pid in gateway_pids)):
