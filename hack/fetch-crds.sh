@@ -70,7 +70,13 @@ if ! from_jar; then
   log "WARNING: FALLING BACK to the reference copy in $REF_DIR"
   log "WARNING: (only the CRDs present there; set MAVEN_REPO_URL to a full Maven Central mirror)"
   log "################################################################################"
-  from_reference || die "no CRDs: neither the Maven artifact nor $REF_DIR/*.flink.apache.org-v1.yml"
+  if ! from_reference; then
+    # A checkout without ../shared beside it can still use the copy cached by an earlier run.
+    compgen -G "$OUT/*.yml" >/dev/null \
+      || die "no CRDs: neither the Maven artifact nor $REF_DIR/*.flink.apache.org-v1.yml nor a cached copy in $OUT"
+    log "WARNING: $REF_DIR is missing too; using the CRDs cached in $OUT ($(head -1 "$OUT/SOURCE" 2>/dev/null))"
+    echo "$OUT"; exit 0
+  fi
 fi
 rm -rf "$OUT"; mv "$OUT.new" "$OUT"
 log "CRDs in $OUT: $(cd "$OUT" && ls -- *.yml | tr '\n' ' ')"

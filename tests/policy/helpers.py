@@ -91,6 +91,11 @@ def governance_playbook():
 def render_studio(tenants=TENANTS, skip_tags="operator"):
     """Render every role's manifests once per test session. The operator role is skipped by default:
     its chart needs helm and network access and renders no pod the policies govern."""
+    from tests.fixtures.render import standin_chart
+
+    # The local inventory points operator_chart_path at the assembled stand-in chart, and site.yml's
+    # preflight checks that it exists even when the operator role itself is skipped.
+    standin_chart()
     directory = Path(tempfile.mkdtemp(prefix="studio-render-"))
     extra = dict(tenant_vars(tenants), studio_render_only=True, studio_render_dir=str(directory / "site"))
     args = ["--skip-tags", skip_tags] if skip_tags else []
