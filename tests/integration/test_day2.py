@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fixtures.studio import ConflictProxy, studio_cluster, tenant  # noqa: F401 - fixture
+from tests.fixtures.faults import ConflictProxy
+from tests.fixtures.studio import studio_cluster, tenant  # noqa: F401 - fixture
 
 # A converge takes minutes on a loaded 2-core machine; the fixture converges count against the first test.
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -81,7 +82,8 @@ def test_unreachable_gateway_fails_the_smoke_step_naming_the_address(version_n):
 
 
 def test_apply_meeting_a_409_conflict_is_retried_and_converges(version_n):
-    proxy = ConflictProxy(version_n, "PATCH", r"/namespaces/flink-studio-alpha/deployments/alpha-sql-gateway", count=1)
+    proxy = ConflictProxy(version_n.kubeconfig, version_n.cluster_dir / "pki", "PATCH",
+                          r"/namespaces/flink-studio-alpha/deployments/alpha-sql-gateway", count=1, workdir=version_n.dir)
     try:
         # kubeconfig through the proxy (extra vars beat the inventory's studio_kubeconfig)
         run = version_n.playbook("site.yml", "--tags", "sql_gateway", kubeconfig=proxy.kubeconfig,
