@@ -222,6 +222,25 @@ def test_jobmanager_error_fails_fast_with_the_operators_message(wait_module, cus
     assert run.wall < 60, "should fail fast, not at the 300 s timeout"
 
 
+def test_quota_failedcreate_fails_fast_with_the_quota_message(wait_module, custom, k8s_client, operator_standin,
+                                                              fresh_namespace):
+    # Issue 6, proof 4: a session cluster past its tenant's quota (forced past preflight) is refused
+    # by the API server's quota admission; the wait reports that, not a timeout.
+    core = client.CoreV1Api(k8s_client)
+    core.create_namespaced_resource_quota(fresh_namespace, {
+        "metadata": {"name": "tenant-quota"}, "spec": {"hard": {"requests.cpu": "100m", "limits.cpu": "100m"}}})
+    wait_until(lambda: core.read_namespaced_resource_quota("tenant-quota", fresh_namespace).status.hard,
+               lambda hard: hard, timeout=30, what="the quota's status")
+    create(custom, fresh_namespace, flinkdeployment("greedy"))
+    run = wait_module.start("greedy", fresh_namespace, 300)
+    result = run.finish()
+    assert result["failed"] is True, result
+    assert "the JobManager deployment is in ERROR" in result["msg"], result["msg"]
+    assert "FailedCreate" in result["msg"] and "exceeded quota: tenant-quota" in result["msg"], result["msg"]
+    assert ("Warning", "FailedCreate") in [(e["type"], e["reason"]) for e in result["events"]]
+    assert run.wall < 60, "should fail fast, not at the 300 s timeout"
+
+
 def test_unsupported_flink_version_event_fails_fast(wait_module, custom, operator_standin, fresh_namespace):
     create(custom, fresh_namespace, flinkdeployment("old", image="flink:1.16", flink_version="v1_16"))
     run = wait_module.start("old", fresh_namespace, 300)
