@@ -15,8 +15,8 @@ import time
 import uuid
 
 import pytest
-import yaml
 
+from tests.fixtures.rbac import service_account_kubeconfig
 from tests.policy import helpers
 from tests.versions import REPO_ROOT
 
@@ -151,43 +151,7 @@ def test_quota_admission_refuses_pods_past_preflight(kubeconfig, kubectl):
 
 def _rbac_kubeconfig(kubectl, kubeconfig, tmp_path, drop=None):
     """A ServiceAccount bound only to docs/rbac/governance-minimum.yaml (minus one rule's verb), and a token kubeconfig."""
-    suffix = uuid.uuid4().hex[:6]
-    sa_ns = "gov-rbac-%s" % suffix
-    docs = [d for d in yaml.safe_load_all(RBAC_FILE.read_text()) if d]
-    for doc in docs:
-        doc["metadata"]["name"] += "-" + suffix
-        if drop and doc["kind"] == "ClusterRole":
-            for rule in doc["rules"]:
-                if drop[0] in rule["resources"]:
-                    rule["verbs"] = [v for v in rule["verbs"] if v != drop[1]]
-    subject = [{"kind": "ServiceAccount", "name": "deployer", "namespace": sa_ns}]
-    docs += [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": sa_ns}},
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer", "namespace": sa_ns}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "flinksql-studio-governance-" + suffix}, "subjects": subject,
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "flinksql-studio-governance-" + suffix}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "flinksql-studio-governance-" + suffix, "namespace": "default"}, "subjects": subject,
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                     "name": "flinksql-studio-governance-apiserver-endpoints-" + suffix}},
-    ]
-    applied = kubectl("apply", "-f", "-", input="\n---\n".join(yaml.safe_dump(d) for d in docs))
-    assert applied.returncode == 0, applied.stderr
-    token = kubectl("create", "token", "deployer", "-n", sa_ns, "--duration=1h")
-    assert token.returncode == 0, token.stderr
-    admin = yaml.safe_load(open(kubeconfig))
-    cluster = admin["clusters"][0]
-    config = {"apiVersion": "v1", "kind": "Config", "clusters": [cluster],
-              "users": [{"name": "deployer", "user": {"token": token.stdout.strip()}}],
-              "contexts": [{"name": "deployer", "context": {"cluster": cluster["name"], "user": "deployer"}}],
-              "current-context": "deployer"}
-    path = tmp_path / ("kubeconfig-%s" % suffix)
-    path.write_text(yaml.safe_dump(config))
-    cleanup = [("namespace", sa_ns), ("clusterrole", "flinksql-studio-governance-" + suffix),
-               ("clusterrolebinding", "flinksql-studio-governance-" + suffix)]
-    return str(path), cleanup
+    return service_account_kubeconfig(kubectl, kubeconfig, tmp_path, RBAC_FILE, drop=drop)
 
 
 def test_governance_runs_with_only_the_documented_permissions(kubeconfig, kubectl, tmp_path):
