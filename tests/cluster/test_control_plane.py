@@ -131,10 +131,19 @@ def test_pod_security_restricted_rejects_privileged_pod(k8s_client, fresh_namesp
     core.create_namespaced_pod(fresh_namespace, pod("privileged-before", privileged))
     core.patch_namespace(fresh_namespace, {"metadata": {"labels": {
         "pod-security.kubernetes.io/enforce": "restricted"}}})
-    with pytest.raises(ApiException) as err:
-        core.create_namespaced_pod(fresh_namespace, pod("privileged", privileged))
-    assert err.value.status == 403
-    message = json.loads(err.value.body)["message"]
+    # Pod Security admission reads namespace labels from the API server's informer cache, which
+    # follows the patch within moments: a pod created in that window is still admitted.
+    deadline, attempt, refusal = time.monotonic() + 10, 0, None
+    while refusal is None and time.monotonic() < deadline:
+        attempt += 1
+        try:
+            core.create_namespaced_pod(fresh_namespace, pod("privileged-%d" % attempt, privileged))
+            time.sleep(0.2)
+        except ApiException as exc:
+            refusal = exc
+    assert refusal is not None, "a privileged pod was still admitted 10 s after the namespace enforced restricted"
+    assert refusal.status == 403
+    message = json.loads(refusal.body)["message"]
     assert 'violates PodSecurity "restricted:latest"' in message
     assert "privileged (container \"app\" must not set securityContext.privileged=true)" in message
     created = core.create_namespaced_pod(fresh_namespace, pod("compliant", restricted_container()))
