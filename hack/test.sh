@@ -22,13 +22,16 @@ stage() {
 }
 # failure_digest <stage>: the few lines of a failed stage's log that say what failed (CI shows only
 # the last couple of dozen lines): each Ansible fatal result after the task it came from, pytest's
-# FAILED/ERROR summary lines, molecule's errors; colour codes removed, long lines cut.
+# FAILED/ERROR summary lines, molecule's and ansible-test's errors, linters' file:line:col lines; colour codes removed, long lines cut.
 failure_digest() {
   log "--- why $1 failed (whole log: $LOG_DIR/$1.log)"
   sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/$1.log" | awk '
     /^TASK \[/ { task = $0; next }
-    /^(fatal|failed): / { print task; print; next }
-    /^(FAILED|ERROR) / || /^CRITICAL/ { print }' | cut -c1-900 | tail -n 12
+    /^(fatal|failed): / { print task; print; after_fatal = 1; next }
+    /^    msg: / && after_fatal { print; after_fatal = 0; next }
+    /^[^ \t]/ { after_fatal = 0 }
+    /^\[ERROR\]: / || /^(FAILED|ERROR|FATAL|CRITICAL)[: ]/ || /^\[[a-z.-]+\] .*FAILED/ || /^[^ ]+:[0-9]+:[0-9]+: / { print }' \
+    | cut -c1-900 | tail -n 12
 }
 stage tools bash hack/build-tools.sh
 stage lint bash hack/lint.sh
