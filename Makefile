@@ -32,7 +32,7 @@ unit: setup
 test: setup  ## the whole suite: lint, sanity, unit, manifests, control plane, molecule, real gateway
 	bash hack/test.sh
 
-test-day2: setup  ## day-2 and fault tests (upgrade, new tenant, teardown, API server loss); slow, not in `make test` yet
+test-day2: setup  ## only the day-2 and fault tests (upgrade, new tenant, teardown, API server loss); part of `make test`
 	$(BIN)/pytest tests/integration/test_day2.py tests/integration/test_teardown.py
 
 bench: setup
