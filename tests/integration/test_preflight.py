@@ -47,6 +47,8 @@ CASES = {
                                                                   "operator": "baseline"}},
                                "namespace_pod_security_levels="),
     "wait_timeout_bad": ({"session_cluster_wait_timeout": 0}, "session_cluster_wait_timeout=0 (want seconds > 0)"),
+    "wait_flag_bad": ({"session_cluster_wait": "sometimes"}, "session_cluster_wait=sometimes (want true or false)"),
+    "smoke_flag_bad": ({"sql_gateway_smoke": "maybe"}, "sql_gateway_smoke=maybe (want true or false)"),
     "smoke_url_unknown_tenant": ({"sql_gateway_smoke_urls": {"nobody": "http://127.0.0.1:1"}},
                                  "sql_gateway_smoke_urls="),
     "smoke_api_version_bad": ({"sql_gateway_smoke_api_version": "3"}, "sql_gateway_smoke_api_version=3"),
@@ -103,3 +105,18 @@ def test_nothing_was_written_for_any_case(preflight_run, kubectl):
     namespaces = json.loads(kubectl("get", "namespaces", "-o", "json").stdout)["items"]
     leaked = [n["metadata"]["name"] for n in namespaces if n["metadata"]["name"].startswith("pf-")]
     assert not leaked, "preflight failures still created namespaces: %s" % leaked
+
+
+def test_booleans_given_as_key_value_extra_vars_pass_preflight(tmp_path):
+    """`-e sql_gateway_smoke=false` arrives as the string "false" (as from AWX surveys and shells):
+    preflight reads it as the `bool` filter does instead of refusing it. Only the pre_tasks (tagged
+    always) run, rendering only: nothing talks to a cluster."""
+    flags = {"sql_gateway_smoke": "false", "sql_gateway_smoke_job_check": "no", "session_cluster_wait": "False",
+             "session_cluster_allow_restart": "off"}
+    args = [arg for key, value in flags.items() for arg in ("-e", "%s=%s" % (key, value))]
+    proc = run_playbook("site.yml", "-i", "localhost,", "-c", "local", "--tags", "preflight-only",
+                        "-e", "ansible_python_interpreter=%s" % (VENV_BIN / "python"),
+                        "-e", "studio_render_only=true", "-e", "studio_render_dir=%s" % tmp_path,
+                        "-e", "operator_chart_path=%s" % standin_chart(), *args, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert "Check the SQL gateway settings" in proc.stdout and "Check the session cluster settings" in proc.stdout
