@@ -54,6 +54,7 @@ CASES = {
     "smoke_api_version_bad": ({"sql_gateway_smoke_api_version": "3"}, "sql_gateway_smoke_api_version=3"),
     "hue_tls_without_source": ({"hue_ingress_enabled": True, "hue_ingress_tls_enabled": True}, "hue_ingress_tls"),
     "hue_latest_image": ({"hue_image": "docker.io/gethue/hue:latest"}, "latest"),
+    "hue_replicas_bad": ({"hue_replicas": "two"}, "hue_replicas: two is not allowed; expected an integer >= 1"),
     "governance_cidr_bad": ({"governance_apiserver_cidrs": ["10.0.0.1/24"]}, "host bits are set"),
 }
 
@@ -109,14 +110,15 @@ def test_nothing_was_written_for_any_case(preflight_run, kubectl):
 
 def test_booleans_given_as_key_value_extra_vars_pass_preflight(tmp_path):
     """`-e sql_gateway_smoke=false` arrives as the string "false" (as from AWX surveys and shells):
-    preflight reads it as the `bool` filter does instead of refusing it. Only the pre_tasks (tagged
+    preflight reads it as the `bool` filter does instead of refusing it; numbers likewise. Only the pre_tasks (tagged
     always) run, rendering only: nothing talks to a cluster."""
     flags = {"sql_gateway_smoke": "false", "sql_gateway_smoke_job_check": "no", "session_cluster_wait": "False",
-             "session_cluster_allow_restart": "off"}
+             "session_cluster_allow_restart": "off", "hue_replicas": "2", "hue_pdb_min_available": "1"}
     args = [arg for key, value in flags.items() for arg in ("-e", "%s=%s" % (key, value))]
     proc = run_playbook("site.yml", "-i", "localhost,", "-c", "local", "--tags", "preflight-only",
                         "-e", "ansible_python_interpreter=%s" % (VENV_BIN / "python"),
                         "-e", "studio_render_only=true", "-e", "studio_render_dir=%s" % tmp_path,
                         "-e", "operator_chart_path=%s" % standin_chart(), *args, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:]
-    assert "Check the SQL gateway settings" in proc.stdout and "Check the session cluster settings" in proc.stdout
+    for check in ("Check the SQL gateway settings", "Check the session cluster settings", "Check the number of Hue replicas"):
+        assert check in proc.stdout, "%s did not run" % check
