@@ -22,7 +22,8 @@ stage() {
 }
 # failure_digest <stage>: the few lines of a failed stage's log that say what failed (CI shows only
 # the last couple of dozen lines): each Ansible fatal result after the task it came from, pytest's
-# FAILED/ERROR summary lines, molecule's and ansible-test's errors, linters' file:line:col lines; colour codes removed, long lines cut.
+# FAILED/ERROR summary lines, molecule's and ansible-test's errors, linters' file:line:col lines;
+# colour codes removed, long lines cut.
 failure_digest() {
   log "--- why $1 failed (whole log: $LOG_DIR/$1.log)"
   sed 's/\x1b\[[0-9;]*m//g' "$LOG_DIR/$1.log" | awk '
