@@ -63,8 +63,25 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.flinksql.studio.plugins.module_utils.tenants import TenantError, resolve_tenants
 
 
+def _plain(value):
+    """Ansible's variables as plain dicts, lists and strs.
+
+    Ansible hands filters its own lazy, tagged containers; the tenant model deep-copies the defaults
+    once per tenant and section, and deep-copying those containers costs seconds per run where plain
+    data costs milliseconds.
+    """
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str.__str__(value)  # an exact str: the same object for a str, a copy for a subclass
+    return value
+
+
 def _resolve(tenants, defaults, studio_namespace, supported_flink_versions, minimum_flink_version=None,
              reserved_namespaces=()):
+    tenants, defaults = _plain(tenants), _plain(defaults)
     try:
         return resolve_tenants(tenants, defaults, studio_namespace, list(supported_flink_versions),
                                minimum_flink_version or None, tuple(reserved_namespaces or ()))

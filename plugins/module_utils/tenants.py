@@ -14,13 +14,39 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import importlib.util
+import os
 import re
+import sys
 from decimal import Decimal
 
-try:
-    from kubernetes.utils.quantity import parse_quantity
-except ImportError:  # pragma: no cover - reported by the caller
-    parse_quantity = None
+
+def _load_parse_quantity():
+    """The kubernetes client's own quantity parser, without importing the whole client.
+
+    ``import kubernetes.utils`` first runs ``kubernetes/__init__.py``, which imports every generated
+    API model: about a second, paid again in every Ansible worker process that runs a task using the
+    ``resolve_tenants`` filter. ``kubernetes/utils/quantity.py`` needs only ``decimal``, so it is
+    loaded on its own from the installed package; if that fails, the normal import is used.
+    """
+    if "kubernetes" not in sys.modules:
+        try:
+            package = importlib.util.find_spec("kubernetes")  # locates, does not import
+            path = os.path.join(os.path.dirname(package.origin), "utils", "quantity.py")
+            spec = importlib.util.spec_from_file_location("_flinksql_studio_k8s_quantity", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.parse_quantity
+        except Exception:  # pylint: disable=broad-except  # any surprise: take the normal import
+            pass
+    try:
+        from kubernetes.utils.quantity import parse_quantity
+    except ImportError:  # pragma: no cover - reported by the caller
+        return None
+    return parse_quantity
+
+
+parse_quantity = _load_parse_quantity()
 
 # The FlinkDeployment name doubles as the tenant name (FACTS section 3).
 TENANT_NAME_RE = re.compile(r"^[a-z]([-a-z0-9]{0,43}[a-z0-9])?$")
