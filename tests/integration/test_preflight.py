@@ -122,3 +122,18 @@ def test_booleans_given_as_key_value_extra_vars_pass_preflight(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:]
     for check in ("Check the SQL gateway settings", "Check the session cluster settings", "Check the number of Hue replicas"):
         assert check in proc.stdout, "%s did not run" % check
+
+
+@pytest.mark.parametrize("keep_data, accepted", [("yes", True), ("False", True), ("1", True), ("maybe", False)])
+def test_teardown_reads_keep_data_like_the_other_roles(tmp_path, keep_data, accepted):
+    """teardown_keep_data given as key=value is a string; teardown accepts the same boolean words as
+    the deploy roles (it accepted only "true"/"false", so `-e teardown_keep_data=yes` was refused)
+    and refuses anything else by name. Only teardown.yml's preflights run: no cluster is involved."""
+    proc = run_playbook("teardown.yml", "-i", "localhost,", "-c", "local", "--tags", "preflight-only",
+                        "-e", "ansible_python_interpreter=%s" % (VENV_BIN / "python"),
+                        "-e", "teardown_confirm=true", "-e", "teardown_keep_data=%s" % keep_data, check=False)
+    assert "Check the teardown settings" in proc.stdout, proc.stdout[-4000:]
+    if accepted:
+        assert proc.returncode == 0, proc.stdout[-4000:]
+    else:
+        assert proc.returncode != 0 and "teardown_keep_data=maybe (want a boolean)" in proc.stdout, proc.stdout[-4000:]
