@@ -15,7 +15,13 @@ other sessions' traffic neither slows it nor shows in its API request counts.
    median of each, ratio = median(site.yml) / median(kubectl);
 4. API requests per run: the API server's apiserver_request_total (all verbs, all resources) read
    from /metrics before and after each run, minus the background rate of the same cluster
-   (controllers, kwok heartbeats, the stand-in) measured over an idle window just before.
+   (controllers, kwok heartbeats, the stand-in) measured over an idle window just before;
+5. two floors, in the same rounds: benchmarks/playbooks/floor_one_k8s_task.yml (ansible-playbook with
+   a single kubernetes.core task: each one is a new Python process that imports the kubernetes
+   client, about a second here, and site.yml's no-change run needs about 25 of them for its applies
+   and readiness reads), and `site.yml --tags preflight-only` (only the input checks, which make no
+   API call). Both are printed as multiples of the kubectl apply: they show how much of the ratio
+   is fixed cost that no change to the roles' API traffic can remove.
 
 The smoke step is off (sql_gateway_smoke=false): the gateway pods are simulated and answer
 nothing; with a real gateway it adds the duration of Hue's REST sequence per tenant. Everything
@@ -102,7 +108,8 @@ def main():
                 sys.exit("kubectl apply failed:\n" + proc.stderr[-3000:])
             return proc
 
-        site_s, site_req, kube_s, kube_req = [], [], [], []
+        floor_playbook = str(REPO_ROOT / "benchmarks" / "playbooks" / "floor_one_k8s_task.yml")
+        site_s, site_req, kube_s, kube_req, floor_s, preflight_s = [], [], [], [], [], []
         for round_no in range(1, args.rounds + 1):
             rate = idle_rate(cluster, window=3.0)
             run, seconds, req = requests_during(cluster, lambda: cluster.playbook("site.yml", extra_vars=extra), rate)
@@ -114,14 +121,30 @@ def main():
             _, kseconds, kreq = requests_during(cluster, kubectl_apply, rate)
             kube_s.append(kseconds)
             kube_req.append(kreq)
+            floor = cluster.playbook(floor_playbook)
+            if floor.returncode != 0:
+                sys.exit("the one-task floor playbook failed:\n" + floor.describe())
+            floor_s.append(floor.seconds)
+            preflight = cluster.playbook("site.yml", "--tags", "preflight-only", extra_vars=extra)
+            if preflight.returncode != 0:
+                sys.exit("site.yml --tags preflight-only failed:\n" + preflight.describe())
+            preflight_s.append(preflight.seconds)
             print(f"round {round_no}: site.yml {seconds:.2f} s (changed={changed}, ~{req:.0f} requests), "
-                  f"kubectl apply {kseconds:.2f} s (~{kreq:.0f} requests)", flush=True)
+                  f"kubectl apply {kseconds:.2f} s (~{kreq:.0f} requests), "
+                  f"one kubernetes.core task {floor.seconds:.2f} s, preflight only {preflight.seconds:.2f} s",
+                  flush=True)
 
         site_median, kube_median = statistics.median(site_s), statistics.median(kube_s)
         ratio = site_median / kube_median
         print(f"median no-change site.yml: {site_median:.2f} s, ~{statistics.median(site_req):.0f} API requests/run")
         print(f"median kubectl apply --server-side ({len(files)} objects): {kube_median:.2f} s, "
               f"~{statistics.median(kube_req):.0f} API requests/run")
+        floor_median = statistics.median(floor_s)
+        print(f"floor: ansible-playbook with one kubernetes.core task: {floor_median:.2f} s "
+              f"= {floor_median / kube_median:.2f} x kubectl apply")
+        preflight_median = statistics.median(preflight_s)
+        print(f"floor: site.yml --tags preflight-only (input checks, no API call): {preflight_median:.2f} s "
+              f"= {preflight_median / kube_median:.2f} x kubectl apply")
         print(f"first converge: {first_s:.1f} s, ~{first_req:.0f} API requests")
         print(f"BENCH noop_rerun_ratio value={ratio:.2f} target<={TARGET}")
     finally:
