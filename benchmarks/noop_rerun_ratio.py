@@ -13,9 +13,10 @@ other sessions' traffic neither slows it nor shows in its API request counts.
 3. five rounds, alternating: site.yml (nothing to change) and
    `kubectl apply --server-side --force-conflicts --field-manager=flinksql-studio -R -f <dir>`;
    median of each, ratio = median(site.yml) / median(kubectl);
-4. API requests per run: the API server's apiserver_request_total (all verbs, all resources) read
-   from /metrics before and after each run, minus the background rate of the same cluster
-   (controllers, kwok heartbeats, the stand-in) measured over an idle window just before;
+4. API requests per run, exactly: the private control plane writes an audit log
+   (CLUSTER_AUDIT_LOG=1, metadata only), and each run counts the requests that completed between
+   its start and end whose user agent is not one of the control plane's own components or the
+   operator stand-in (tests/fixtures/studio.py BACKGROUND_USER_AGENTS), by client;
 5. two floors, in the same rounds: benchmarks/playbooks/floor_one_k8s_task.yml (ansible-playbook with
    a single kubernetes.core task: each one is a new Python process that imports the kubernetes
    client, about a second here, and site.yml's no-change run needs about 25 of them for its applies
@@ -47,21 +48,18 @@ from tests.fixtures.studio import BIN, StudioCluster, run_env, tenant  # noqa: E
 TARGET = 3.0
 
 
-def requests_during(cluster, action, idle_rate):
-    before, _ = cluster.api_request_total()
+def timed_requests(cluster, action):
+    """Run action(); return its result, its wall time and the API requests it sent, by client."""
+    mark = cluster.audit_mark()
     started = time.monotonic()
     result = action()
     seconds = time.monotonic() - started
-    after, _ = cluster.api_request_total()
-    # the /metrics read itself is one request, counted in `after`
-    return result, seconds, max(0.0, after - before - 1 - idle_rate * seconds)
+    return result, seconds, cluster.requests_since(mark)
 
 
-def idle_rate(cluster, window=5.0):
-    first, _ = cluster.api_request_total()
-    time.sleep(window)
-    second, _ = cluster.api_request_total()
-    return max(0.0, (second - first - 1) / window)
+def describe_requests(counts):
+    return f"{sum(counts.values())} API requests (" + ", ".join(
+        f"{client} {n}" for client, n in sorted(counts.items(), key=lambda item: -item[1])) + ")"
 
 
 def main():
@@ -78,19 +76,17 @@ def main():
     tenants = [tenant(f"t{i}") for i in range(1, args.tenants + 1)]
     extra = {"studio_tenants": tenants}
     work = Path(tempfile.mkdtemp(prefix="bench-noop-"))
-    cluster = StudioCluster(work)
+    cluster = StudioCluster(work, audit_log=True)
     try:
         print(f"starting a private local control plane in {cluster.cluster_dir} ...", flush=True)
         cluster.up()
         print(f"control plane, stand-in and chart ready in {cluster.up_seconds:.1f} s", flush=True)
 
-        rate = idle_rate(cluster)
-        first, first_s, first_req = requests_during(cluster, lambda: cluster.playbook("site.yml", extra_vars=extra),
-                                                    rate)
+        first, first_s, first_req = timed_requests(cluster, lambda: cluster.playbook("site.yml", extra_vars=extra))
         if first.returncode != 0:
             sys.exit("first converge failed:\n" + first.describe())
-        print(f"first converge: {first_s:.1f} s, ~{first_req:.0f} API requests "
-              f"({len(tenants)} tenants, Hue on; background {rate:.1f} req/s subtracted)", flush=True)
+        print(f"first converge: {first_s:.1f} s, {describe_requests(first_req)} "
+              f"({len(tenants)} tenants, Hue on)", flush=True)
 
         render_dir = work / "render"
         render = cluster.playbook("site.yml", extra_vars={**extra, "studio_render_only": True,
@@ -111,16 +107,15 @@ def main():
         floor_playbook = str(REPO_ROOT / "benchmarks" / "playbooks" / "floor_one_k8s_task.yml")
         site_s, site_req, kube_s, kube_req, floor_s, preflight_s = [], [], [], [], [], []
         for round_no in range(1, args.rounds + 1):
-            rate = idle_rate(cluster, window=3.0)
-            run, seconds, req = requests_during(cluster, lambda: cluster.playbook("site.yml", extra_vars=extra), rate)
+            run, seconds, req = timed_requests(cluster, lambda: cluster.playbook("site.yml", extra_vars=extra))
             if run.returncode != 0:
                 sys.exit(f"no-change run {round_no} failed:\n" + run.describe())
             changed = run.recap().get("changed", -1)
             site_s.append(seconds)
-            site_req.append(req)
-            _, kseconds, kreq = requests_during(cluster, kubectl_apply, rate)
+            site_req.append(sum(req.values()))
+            _, kseconds, kreq = timed_requests(cluster, kubectl_apply)
             kube_s.append(kseconds)
-            kube_req.append(kreq)
+            kube_req.append(sum(kreq.values()))
             floor = cluster.playbook(floor_playbook)
             if floor.returncode != 0:
                 sys.exit("the one-task floor playbook failed:\n" + floor.describe())
@@ -129,23 +124,23 @@ def main():
             if preflight.returncode != 0:
                 sys.exit("site.yml --tags preflight-only failed:\n" + preflight.describe())
             preflight_s.append(preflight.seconds)
-            print(f"round {round_no}: site.yml {seconds:.2f} s (changed={changed}, ~{req:.0f} requests), "
-                  f"kubectl apply {kseconds:.2f} s (~{kreq:.0f} requests), "
+            print(f"round {round_no}: site.yml {seconds:.2f} s (changed={changed}, {describe_requests(req)}), "
+                  f"kubectl apply {kseconds:.2f} s ({describe_requests(kreq)}), "
                   f"one kubernetes.core task {floor.seconds:.2f} s, preflight only {preflight.seconds:.2f} s",
                   flush=True)
 
         site_median, kube_median = statistics.median(site_s), statistics.median(kube_s)
         ratio = site_median / kube_median
-        print(f"median no-change site.yml: {site_median:.2f} s, ~{statistics.median(site_req):.0f} API requests/run")
+        print(f"median no-change site.yml: {site_median:.2f} s, {statistics.median(site_req):.0f} API requests/run")
         print(f"median kubectl apply --server-side ({len(files)} objects): {kube_median:.2f} s, "
-              f"~{statistics.median(kube_req):.0f} API requests/run")
+              f"{statistics.median(kube_req):.0f} API requests/run")
         floor_median = statistics.median(floor_s)
         print(f"floor: ansible-playbook with one kubernetes.core task: {floor_median:.2f} s "
               f"= {floor_median / kube_median:.2f} x kubectl apply")
         preflight_median = statistics.median(preflight_s)
         print(f"floor: site.yml --tags preflight-only (input checks, no API call): {preflight_median:.2f} s "
               f"= {preflight_median / kube_median:.2f} x kubectl apply")
-        print(f"first converge: {first_s:.1f} s, ~{first_req:.0f} API requests")
+        print(f"first converge: {first_s:.1f} s, {sum(first_req.values())} API requests")
         print(f"BENCH noop_rerun_ratio value={ratio:.2f} target<={TARGET}")
     finally:
         if args.keep:

@@ -51,6 +51,6 @@ if [[ -f $CLUSTER_DIR/state.env ]]; then
 fi
 
 # Remove only what cluster-up.sh writes (a mistyped CLUSTER_DIR must not wipe anything else).
-rm -rf "$CLUSTER_DIR"/{pki,pids,logs,etcd} "$CLUSTER_DIR"/*kubeconfig "$CLUSTER_DIR"/{state.env,nodes.yaml,.lock}
+rm -rf "$CLUSTER_DIR"/{pki,pids,logs,etcd} "$CLUSTER_DIR"/*kubeconfig "$CLUSTER_DIR"/{state.env,nodes.yaml,audit.log,audit-policy.yaml,.lock}
 rmdir "$CLUSTER_DIR" 2>/dev/null || log "left $CLUSTER_DIR in place: it holds files cluster-up.sh did not write"
 log "stopped ${#stopped[@]} process(es) (${stopped[*]}); removed $CLUSTER_DIR"

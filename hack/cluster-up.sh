@@ -10,6 +10,8 @@
 #      CLUSTER_APPLY_CRDS=1  also apply the Flink operator CRDs from hack/fetch-crds.sh
 #      CLUSTER_NODES      number of kwok nodes (default 2)
 #      CLUSTER_TIMEOUT    seconds to wait for each readiness step (default 90)
+#      CLUSTER_AUDIT_LOG=1   write an audit log (metadata of every request, JSON lines) to
+#                         $CLUSTER_DIR/audit.log: how benchmarks count the API requests a run makes
 set -euo pipefail
 set +m   # no job control: background children keep our PID bookkeeping exact (setsid execs in place)
 _cluster_dir_env=${CLUSTER_DIR:-}
@@ -213,6 +215,21 @@ wait_for "etcd /health" etcd_healthy
 # advertises this machine's own interface address in the `kubernetes` Endpoints. It listens on
 # 127.0.0.1 only. --allow-privileged=true so that Pod Security admission, not the blanket
 # privileged switch, is what rejects privileged pods in restricted namespaces.
+audit_flags=()
+if [[ ${CLUSTER_AUDIT_LOG:-0} == 1 ]]; then
+  # Metadata only (who, what, which user agent), one line per finished request; the log backend
+  # writes each event before the response is sent, so a client's requests are all in the file
+  # once the client has exited.
+  cat > "$CLUSTER_DIR/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived, ResponseStarted]
+rules:
+  - level: Metadata
+POLICY
+  audit_flags=(--audit-policy-file="$CLUSTER_DIR/audit-policy.yaml" --audit-log-path="$CLUSTER_DIR/audit.log"
+               --audit-log-format=json --audit-log-maxsize=0)
+fi
 start kube-apiserver \
   --bind-address=127.0.0.1 --secure-port="$P_API" \
   --etcd-servers="http://127.0.0.1:$P_ETCD" \
@@ -225,7 +242,7 @@ start kube-apiserver \
   --service-cluster-ip-range="$SERVICE_CIDR" \
   --allow-privileged=true \
   --kubelet-preferred-address-types=InternalIP,Hostname \
-  --profiling=false --v=1
+  --profiling=false --v=1 "${audit_flags[@]}"
 apiserver_ready() {
   [[ $(curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "$API_URL/readyz") == ok ]]
 }
