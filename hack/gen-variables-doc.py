@@ -98,6 +98,8 @@ def render(specs):
         "Every public variable of every role in `flinksql.studio`, taken from the roles' argument specs",
         "(Ansible validates role input against the same specs). Set them in inventory `group_vars`, with",
         "`-e`, or as AWX survey answers (docs/awx.md). Variables prefixed `studio_` are shared by all roles.",
+        "Values given as `-e key=value` arrive as strings: a `bool` variable then accepts `true`, `false`,",
+        "`yes`, `no`, `on`, `off`, `1` or `0` (any case), and an `int` variable a string of digits.",
         "",
         "| Role | Entry points | Variables |",
         "|---|---|---|",

@@ -55,6 +55,7 @@ CASES = {
     "hue_tls_without_source": ({"hue_ingress_enabled": True, "hue_ingress_tls_enabled": True}, "hue_ingress_tls"),
     "hue_latest_image": ({"hue_image": "docker.io/gethue/hue:latest"}, "latest"),
     "hue_replicas_bad": ({"hue_replicas": "two"}, "hue_replicas: two is not allowed; expected an integer >= 1"),
+    "hue_workers_bad": ({"hue_gunicorn_workers": "three"}, "hue_session_ttl/hue_gunicorn_workers: 28800/three"),
     "governance_cidr_bad": ({"governance_apiserver_cidrs": ["10.0.0.1/24"]}, "host bits are set"),
 }
 
@@ -110,17 +111,20 @@ def test_nothing_was_written_for_any_case(preflight_run, kubectl):
 
 def test_booleans_given_as_key_value_extra_vars_pass_preflight(tmp_path):
     """`-e sql_gateway_smoke=false` arrives as the string "false" (as from AWX surveys and shells):
-    preflight reads it as the `bool` filter does instead of refusing it; numbers likewise. Only the pre_tasks (tagged
+    preflight reads it as the `bool` filter does instead of refusing it; numbers likewise (Hue's port,
+    session lifetime and workers were refused as strings until the whole_number test). Only the pre_tasks (tagged
     always) run, rendering only: nothing talks to a cluster."""
     flags = {"sql_gateway_smoke": "false", "sql_gateway_smoke_job_check": "no", "session_cluster_wait": "False",
-             "session_cluster_allow_restart": "off", "hue_replicas": "2", "hue_pdb_min_available": "1"}
+             "session_cluster_allow_restart": "off", "hue_replicas": "2", "hue_pdb_min_available": "1",
+             "hue_database_port": "5433", "hue_session_ttl": "3600", "hue_gunicorn_workers": "3"}
     args = [arg for key, value in flags.items() for arg in ("-e", "%s=%s" % (key, value))]
     proc = run_playbook("site.yml", "-i", "localhost,", "-c", "local", "--tags", "preflight-only",
                         "-e", "ansible_python_interpreter=%s" % (VENV_BIN / "python"),
                         "-e", "studio_render_only=true", "-e", "studio_render_dir=%s" % tmp_path,
                         "-e", "operator_chart_path=%s" % standin_chart(), *args, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:]
-    for check in ("Check the SQL gateway settings", "Check the session cluster settings", "Check the number of Hue replicas"):
+    for check in ("Check the SQL gateway settings", "Check the session cluster settings", "Check the number of Hue replicas",
+                  "Check the database port, name and user", "Check the session lifetime and workers"):
         assert check in proc.stdout, "%s did not run" % check
 
 
